@@ -1,0 +1,58 @@
+"""API plumbing: the error body of DESIGN §6 and the default cursor pagination."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import DomainError
+
+
+class DefaultCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def error_response(code: str, message: str, http_status: int, fields: dict | None = None, headers=None) -> Response:
+    return Response(
+        {"error": {"code": code, "message": message, "fields": fields or {}}},
+        status=http_status,
+        headers=headers,
+    )
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, list):
+        return " ".join(_flatten(item) for item in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """Every error the API returns has the shape {"error": {code, message, fields}}."""
+    if isinstance(exc, DomainError):
+        return error_response(exc.code, exc.message, exc.status, exc.fields)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django report it
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        message = "Some of the information given is not valid."
+        if "non_field_errors" in fields:
+            message = _flatten(fields["non_field_errors"])
+        return error_response("invalid", message, status.HTTP_400_BAD_REQUEST, fields, headers=response.headers)
+    code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    if not isinstance(code, str):
+        code = "error"
+    return error_response(code, _flatten(response.data.get("detail", response.data)), response.status_code)

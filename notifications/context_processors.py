@@ -1,0 +1,2 @@
+def live(request):
+    return {}
