@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "notifications",
+    "everything",  # the top: cross-app management commands (seed_demo)
 ]
 
 MIDDLEWARE = [
