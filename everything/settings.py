@@ -144,6 +144,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ledger.tasks.expire_due_holds",
         "schedule": 60.0,
     },
+    "core-prune-idempotency-records": {
+        "task": "core.tasks.prune_idempotency_records",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------
@@ -174,6 +178,7 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_USERNAME_MIN_LENGTH = 3
 ACCOUNT_USERNAME_VALIDATORS = "accounts.validators.HANDLE_VALIDATORS"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "login": "accounts.forms.LoginForm"}
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Everything] "
