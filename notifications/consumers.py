@@ -1,5 +1,55 @@
+"""The user's websocket at /ws/ (DESIGN §4): one per tab, session-authenticated."""
+
+from __future__ import annotations
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .services import user_group_name
+
+CLOSE_UNAUTHENTICATED = 4401
 
 
 class UserConsumer(AsyncJsonWebsocketConsumer):
-    pass
+    """Joins only the signed-in user's own group and relays its events as JSON.
+
+    Server -> client: ``{"id", "type", "data"}``. Client -> server: ``{"type": "ping"}``
+    is answered with ``{"type": "pong"}``; anything else is ignored.
+    """
+
+    group_name: str | None = None
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept first so the browser sees our close code rather than a failed handshake.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group_name = user_group_name(user.pk)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if self.group_name:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            self.group_name = None
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # Malformed JSON or binary frames are ignored instead of killing the socket.
+        if text_data is None:
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except ValueError:
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def receive_json(self, content, **kwargs):
+        if not self.group_name:
+            return
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+        # Unknown types are ignored; later apps (messaging: typing) extend this.
+
+    async def user_event(self, event):
+        await self.send_json(event["event"])
