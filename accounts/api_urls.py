@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from .api import MeView
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="api-me"),
+]

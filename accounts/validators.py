@@ -7,18 +7,17 @@ HANDLE_MIN_LENGTH = 3
 HANDLE_MAX_LENGTH = 15
 
 # Words that would impersonate staff or collide with a URL of ours (/@admin...).
-RESERVED_HANDLES = frozenset(
-    """
+_RESERVED_WORDS = """
     about accounts admin administrator api app billing cards careers checkout
     compliance contact developers docs everything explore fees finance help home
     inbox info legal loans login logout mail me media messages moderator
     notifications official payments privacy profile root savings security
     settings shop signup static staff status support system terms wallet www
-    """.split()
-)
+"""
+RESERVED_HANDLES = frozenset(_RESERVED_WORDS.split())
 
 handle_format = RegexValidator(
-    regex=r"^[a-z0-9_]{%d,%d}\Z" % (HANDLE_MIN_LENGTH, HANDLE_MAX_LENGTH),
+    regex=rf"^[a-z0-9_]{{{HANDLE_MIN_LENGTH},{HANDLE_MAX_LENGTH}}}\Z",
     message=(
         f"A handle is {HANDLE_MIN_LENGTH}–{HANDLE_MAX_LENGTH} characters: "
         "lowercase letters, digits and underscores."
