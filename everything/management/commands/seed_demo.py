@@ -11,10 +11,10 @@ from ledger.models import AccountKind
 
 DEMO_PASSWORD = "everything-demo"  # noqa: S105 - published demo credential, development data only
 DEMO_USERS = [
-    ("alice", "Alice Johnson", "Coffee, climbing and cat pictures."),
-    ("bob", "Bob Smith", "I build things. Sometimes they work."),
-    ("carol", "Carol Diaz", "Creator. Ceramics and slow travel."),
-    ("dave", "Dave Okafor", "Football, food trucks, splitting the bill."),
+    ("alice", "Alice Johnson", "Coffee, climbing and cat pictures.", "NY", "America/New_York"),
+    ("bob", "Bob Smith", "I build things. Sometimes they work.", "CA", "America/Los_Angeles"),
+    ("carol", "Carol Diaz", "Creator. Ceramics and slow travel.", "TX", "America/Chicago"),
+    ("dave", "Dave Okafor", "Football, food trucks, splitting the bill.", "IL", "America/Chicago"),
 ]
 OPENING_BALANCE_MINOR = 1_000_00
 
@@ -29,10 +29,14 @@ class Command(BaseCommand):
         if users < 0 or users > 100_000:
             self.stderr.write("--users must be between 0 and 100000")
             raise SystemExit(2)
-        people = list(DEMO_USERS) + [(f"user{i:04d}", f"User {i:04d}", "") for i in range(1, users + 1)]
+        people = list(DEMO_USERS) + [
+            (f"user{i:04d}", f"User {i:04d}", "", "CA", "America/Los_Angeles") for i in range(1, users + 1)
+        ]
         created = 0
-        for handle, name, bio in people:
-            created += self._seed_user(handle, name, bio)
+        for handle, name, bio, state, time_zone in people:
+            created += self._seed_user(
+                handle, {"display_name": name, "bio": bio, "country": "US", "state": state, "time_zone": time_zone}
+            )
         self.stdout.write(f"seed_demo: {len(people)} demo users ready ({created} new), password {DEMO_PASSWORD!r}")
         if settings.DEBUG:
             self._seed_admin()
@@ -40,12 +44,10 @@ class Command(BaseCommand):
             self.stdout.write("seed_demo: DEBUG is off, so no 'admin' superuser was created")
 
     @transaction.atomic
-    def _seed_user(self, handle: str, name: str, bio: str) -> int:
+    def _seed_user(self, handle: str, profile: dict) -> int:
         User = get_user_model()
         email = f"{handle}@example.com"
-        user, created = User.objects.get_or_create(
-            handle=handle, defaults={"email": email, "display_name": name, "bio": bio}
-        )
+        user, created = User.objects.get_or_create(handle=handle, defaults={"email": email, **profile})
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
