@@ -14,7 +14,9 @@ from core.money import CURRENCY_CHOICES
 
 from .validators import HANDLE_MAX_LENGTH, HANDLE_VALIDATORS
 
-TIME_ZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"]
+TIME_ZONE_CHOICES = [
+    (tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"
+]
 
 US_STATES = [
     ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),

@@ -19,8 +19,7 @@ RESERVED_HANDLES = frozenset(_RESERVED_WORDS.split())
 handle_format = RegexValidator(
     regex=rf"^[a-z0-9_]{{{HANDLE_MIN_LENGTH},{HANDLE_MAX_LENGTH}}}\Z",
     message=(
-        f"A handle is {HANDLE_MIN_LENGTH}–{HANDLE_MAX_LENGTH} characters: "
-        "lowercase letters, digits and underscores."
+        f"A handle is {HANDLE_MIN_LENGTH}–{HANDLE_MAX_LENGTH} characters: lowercase letters, digits and underscores."
     ),
     code="invalid_handle",
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -17,6 +19,15 @@ class DefaultCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    # What a cursor's position may look like for this ordering (ids here); a
+    # forged cursor is a 404, never a query error.
+    position_pattern = re.compile(r"\d{1,19}")
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and not self.position_pattern.fullmatch(cursor.position):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 def error_response(code: str, message: str, http_status: int, fields: dict | None = None, headers=None) -> Response:
@@ -46,13 +57,17 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a real bug: let Django report it
+    # Keep what DRF says about retrying or authenticating (Retry-After, WWW-Authenticate).
+    headers = {name: value for name, value in response.headers.items() if name in ("Retry-After", "WWW-Authenticate")}
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         message = "Some of the information given is not valid."
         if "non_field_errors" in fields:
             message = _flatten(fields["non_field_errors"])
-        return error_response("invalid", message, status.HTTP_400_BAD_REQUEST, fields, headers=response.headers)
+        return error_response("invalid", message, status.HTTP_400_BAD_REQUEST, fields)
     code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
     if not isinstance(code, str):
         code = "error"
-    return error_response(code, _flatten(response.data.get("detail", response.data)), response.status_code)
+    return error_response(
+        code, _flatten(response.data.get("detail", response.data)), response.status_code, headers=headers
+    )

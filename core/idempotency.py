@@ -10,7 +10,9 @@ the same key. For the same user and key:
 - a different request                -> 409 ``idempotency_key_reused``.
 
 Only successful responses (2xx/3xx) are kept; an error releases the key so a
-corrected request may use it again.
+corrected request may use it again. Because of that, a view that moves money
+also passes this key on to the ledger (``ledger.services`` takes an
+``idempotency_key``): even a retry after a late failure then moves nothing twice.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from .models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 FORM_FIELD = "idempotency_key"
 KEEP_FOR = timedelta(days=7)
+# A request still "in progress" after this long died with its process: let a retry run.
+ABANDONED_AFTER = timedelta(minutes=5)
 
 
 class IdempotencyKeyMissing(ValidationFailed):
@@ -92,7 +96,10 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
 
 def run_idempotently(request: HttpRequest, user, view, *, required: bool = False) -> HttpResponse:
     """Run ``view()`` at most once per (user, key); see the module docstring."""
-    key = request_key(request)
+    try:
+        key = request_key(request)
+    except ValidationFailed as error:
+        return _error(error)
     if key is None:
         if required:
             return _error(IdempotencyKeyMissing())
@@ -110,6 +117,9 @@ def run_idempotently(request: HttpRequest, user, view, *, required: bool = False
         if existing.request_hash != fingerprint:
             return _error(IdempotencyKeyReused())
         if existing.state == IdempotencyRecord.State.IN_PROGRESS:
+            if existing.created_at < timezone.now() - ABANDONED_AFTER:
+                IdempotencyRecord.objects.filter(pk=existing.pk, state=existing.state).delete()
+                return run_idempotently(request, user, view, required=required)
             return _error(RequestInProgress(), retry_after=1)
         return _replay(existing)
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
@@ -26,6 +27,9 @@ CURRENCY_CHOICES = [(code, f"{code} — {name}") for code, (_, _, name) in CURRE
 # No single amount may exceed this many minor units (10 trillion units of a
 # 2-decimal currency): keeps every sum far from the 64-bit column limit.
 MAX_AMOUNT_MINOR = 10**15
+
+
+_AMOUNT_TEXT = re.compile(r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|\.\d+")
 
 
 class InvalidAmount(ValidationFailed):
@@ -79,19 +83,29 @@ class Money:
         places = CURRENCIES[currency][0]
         if isinstance(text, bool) or not isinstance(text, (str, int, Decimal)):
             raise InvalidAmount()
-        cleaned = str(text).strip().replace(",", "").lstrip(CURRENCIES[currency][1].strip())
+        if isinstance(text, str):
+            cleaned = text.strip().removeprefix(CURRENCIES[currency][1].strip()).strip()
+            if cleaned.startswith("-"):
+                raise InvalidAmount("The amount must be greater than zero.")
+            # Commas only as thousands separators: "1,50" is refused, never read as 150.
+            if not _AMOUNT_TEXT.fullmatch(cleaned):
+                raise InvalidAmount(f"“{text:.20}” is not an amount: use digits and a dot for decimals, like 12.50.")
+            cleaned = cleaned.replace(",", "")
+        else:
+            cleaned = str(text)
         try:
             value = Decimal(cleaned)
         except InvalidOperation:
-            raise InvalidAmount(f"{text!s:.20} is not an amount.") from None
+            raise InvalidAmount() from None
         if not value.is_finite():
             raise InvalidAmount()
         if value <= 0:
             raise InvalidAmount("The amount must be greater than zero.")
-        if value.as_tuple().exponent < -places and value != value.quantize(Decimal(1).scaleb(-places)):
-            raise InvalidAmount(f"{currency} amounts have at most {places} decimal places.")
+        # Before any rounding: a huge value would overflow the decimal context.
         if value > Decimal(MAX_AMOUNT_MINOR).scaleb(-places):
             raise InvalidAmount("The amount is too large.")
+        if value != value.quantize(Decimal(1).scaleb(-places)):
+            raise InvalidAmount(f"{currency} amounts have at most {places} decimal places.")
         minor = int(value.scaleb(places).to_integral_value(rounding=ROUND_HALF_EVEN))
         return cls(check_amount_minor(minor), currency)
 

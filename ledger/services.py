@@ -182,8 +182,8 @@ def _check_metadata(metadata: object) -> dict:
     if not isinstance(metadata, dict):
         raise InvalidTransfer("Transfer metadata must be a JSON object.")
     try:
-        json.dumps(metadata)
-    except (TypeError, ValueError):
+        json.dumps(metadata, allow_nan=False)  # NaN is not JSON: PostgreSQL would refuse it
+    except (TypeError, ValueError, RecursionError):
         raise InvalidTransfer("Transfer metadata must be JSON-serialisable.") from None
     return metadata
 
@@ -227,9 +227,11 @@ def _execute(
 
     @retry_on_conflict
     def attempt() -> list[Transfer]:
+        outermost = not connection.in_atomic_block
         try:
             with transaction.atomic():
-                if connection.vendor == "postgresql":
+                if outermost and connection.vendor == "postgresql":
+                    # SET LOCAL lasts to the end of the transaction: only set it on our own.
                     # Fail fast (and retry) rather than queue behind a stuck lock.
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL lock_timeout = '5s'")

@@ -36,9 +36,12 @@ class AscendingCursorPagination(DefaultCursorPagination):
 
 class MarkReadSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=MAX_IDS
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_IDS,
     )
-    up_to_id = serializers.IntegerField(required=False, min_value=0)
+    up_to_id = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
     all = serializers.BooleanField(required=False, help_text="true marks every notification read.")
 
     def validate(self, attrs):
@@ -83,7 +86,7 @@ class NotificationListView(generics.ListAPIView):
         if raw is None:
             return None
         value = raw.strip()
-        if not value.isdigit() or not value.isascii():
+        if not value.isdigit() or not value.isascii() or int(value) > 2**63 - 1:
             raise serializers.ValidationError({"after": ["Must be a non-negative whole number."]})
         return int(value)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .services import user_group_name
+from .services import session_group_name, user_group_name
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -17,6 +17,7 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
     """
 
     group_name: str | None = None
+    session_group: str | None = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -27,12 +28,20 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group_name = user_group_name(user.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            # Logging out of this session closes this socket (see notifications.signals).
+            self.session_group = session_group_name(session.session_key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
         if self.group_name:
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
             self.group_name = None
+        if self.session_group:
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
+            self.session_group = None
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # Malformed JSON or binary frames are ignored instead of killing the socket.
@@ -53,3 +62,6 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
 
     async def user_event(self, event):
         await self.send_json(event["event"])
+
+    async def session_ended(self, event):
+        await self.close(code=CLOSE_UNAUTHENTICATED)

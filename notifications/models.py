@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.http import url_has_allowed_host_and_scheme
 
 # kind -> human text, formatted with the notification's data. Apps add their kinds here
 # (or call ``register_kind``) when they start sending them; unknown kinds fall back.
@@ -74,4 +75,6 @@ class Notification(models.Model):
         data = self.data if isinstance(self.data, dict) else {}
         url = data.get("url") or ""
         # Only local paths: a notification must never link off-site.
-        return url if isinstance(url, str) and url.startswith("/") and not url.startswith("//") else ""
+        if not isinstance(url, str) or not url.startswith("/"):
+            return ""
+        return url if url_has_allowed_host_and_scheme(url, allowed_hosts=set()) else ""

@@ -7,6 +7,7 @@ a push catches up through ``GET /api/v1/notifications/?after=<id>``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -24,6 +25,19 @@ logger = logging.getLogger(__name__)
 def user_group_name(user_id: int) -> str:
     """The channel-layer group every socket of one user joins."""
     return f"user.{int(user_id)}"
+
+
+def session_group_name(session_key: str) -> str:
+    """The group of the sockets opened by one login session (closed when it logs out)."""
+    return f"session.{hashlib.sha256(session_key.encode()).hexdigest()[:32]}"
+
+
+def sockets_close_for_session(session_key: str) -> None:
+    """Close every socket opened by this session, e.g. when it logs out. Best effort."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(session_group_name(session_key), {"type": "session.ended"})
+    except Exception:
+        logger.exception("could not close the sockets of a logged-out session")
 
 
 def _send_now(user_id: int, event: dict[str, Any]) -> None:

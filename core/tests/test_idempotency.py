@@ -150,3 +150,26 @@ def test_form_field_tag_mints_a_fresh_key():
     template = engines["django"].from_string("{% load idempotency %}{% idempotency_field %}")
     one, two = template.render({}), template.render({})
     assert 'name="idempotency_key"' in one and one != two
+
+
+def test_a_malformed_key_is_a_clear_400_not_a_500(user, form_view, calls):
+    response = form_view(post(user, "k" * 201, amount="5"))
+    assert response.status_code == 400
+    assert b"invalid_idempotency_key" in response.content
+    assert calls == []
+
+
+def test_an_abandoned_in_progress_record_does_not_block_forever(user, form_view, calls):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.idempotency import request_fingerprint
+
+    request = post(user, "k6", amount="5")
+    IdempotencyRecord.objects.create(
+        user=user, key="k6", method="POST", path="/pay/", request_hash=request_fingerprint(request)
+    )
+    IdempotencyRecord.objects.filter(key="k6").update(created_at=timezone.now() - timedelta(minutes=10))
+    assert form_view(request).status_code == 302
+    assert calls == ["5"]

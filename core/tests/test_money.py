@@ -55,3 +55,13 @@ def test_format():
 
 def test_largest_amount_parses():
     assert Money.parse("10000000000000", "USD").amount == MAX_AMOUNT_MINOR
+
+
+@pytest.mark.parametrize("text", ["1,50", "12,5", "1,0000", "CA5", "--5", "1.2.3", "1234567890123456789012345678.123"])
+def test_ambiguous_or_absurd_text_is_refused_not_misread(text):
+    with pytest.raises(InvalidAmount):
+        Money.parse(text, "CAD" if text == "CA5" else "EUR")
+
+
+def test_symbol_prefix_is_stripped_whole():
+    assert Money.parse("CA$5", "CAD") == Money(500, "CAD")

@@ -376,3 +376,12 @@ def test_balances_for_owner(make_user, fund):
     fund(usd, 1_234)
     rows = balances_for_owner(owner=user)
     assert [(r.kind, r.balance) for r in rows] == [("wallet", 1_234), ("savings", 0)]
+
+
+def test_nan_metadata_is_refused_before_the_database_sees_it(wallet, fund):
+    a, b = wallet(), wallet()
+    fund(a, 10)
+    with pytest.raises(services.InvalidTransfer):
+        services.transfer_post(
+            initiator=None, debit=a, credit=b, amount=1, currency="USD", kind="x", metadata={"rate": float("nan")}
+        )

@@ -54,7 +54,7 @@ def test_after_is_exclusive_ascending_and_cursor_paginated(api, alice, bob):
     assert len(api.get(LIST, {"after": 0}).json()["results"]) == 50
 
 
-@pytest.mark.parametrize("bad", ["-1", "abc", "1.5", "", "١٢"])
+@pytest.mark.parametrize("bad", ["-1", "abc", "1.5", "", "١٢", "9" * 25])
 def test_bad_after_is_a_400_in_the_error_shape(api, bad):
     error = assert_error(api.get(LIST, {"after": bad}), 400, "invalid")
     assert "after" in error["fields"]
@@ -105,6 +105,8 @@ def test_read_up_to_id_and_all(api, alice):
         {"all": True, "ids": [1]},
         {"ids": [1], "up_to_id": 3},
         {"ids": list(range(1, 502))},
+        {"ids": [10**20]},
+        {"up_to_id": 2**63},
     ],
 )
 def test_bad_read_body_is_a_400_and_changes_nothing(api, alice, body):
@@ -120,3 +122,13 @@ def test_schema_documents_the_endpoints(api):
     assert "/api/v1/notifications/" in paths
     assert "after" in {p["name"] for p in paths["/api/v1/notifications/"]["get"]["parameters"]}
     assert "post" in paths["/api/v1/notifications/read/"]
+
+
+@pytest.mark.parametrize("position", ["abc", "1e5", "-1" * 30])
+def test_a_forged_cursor_is_a_404_not_a_500(api, alice, position):
+    import base64
+    from urllib.parse import urlencode
+
+    make(alice, 3)
+    cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    assert_error(api.get(LIST, {"cursor": cursor}), 404, "not_found")

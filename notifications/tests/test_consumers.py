@@ -132,3 +132,35 @@ def test_redis_channel_layer_is_used_when_redis_url_is_set():
     from channels_redis.core import RedisChannelLayer
 
     assert isinstance(get_channel_layer(), RedisChannelLayer)
+
+
+def test_logging_out_closes_that_sessions_sockets_only(alice):
+    from django.contrib.auth import logout
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    client = Client()
+    client.force_login(alice)
+    session_key = client.cookies["sessionid"].value
+    cookie = f"sessionid={session_key}".encode()
+    other_cookie = session_cookie(alice)  # the same person logged in elsewhere
+
+    def log_out():
+        request = RequestFactory().post("/accounts/logout/")
+        request.session = SessionStore(session_key)
+        request.user = alice
+        logout(request)
+
+    async def scenario():
+        ws, ws_elsewhere = socket(cookie), socket(other_cookie)
+        await ws.connect()
+        await ws_elsewhere.connect()
+        await database_sync_to_async(log_out)()
+        closed = await ws.receive_output(timeout=2)
+        elsewhere_open = await ws_elsewhere.receive_nothing(timeout=0.3)
+        await ws_elsewhere.disconnect()
+        return closed, elsewhere_open
+
+    closed, elsewhere_open = async_to_sync(scenario)()
+    assert closed == {"type": "websocket.close", "code": 4401}
+    assert elsewhere_open is True

@@ -40,3 +40,13 @@ def test_selectors(alice, bob):
     assert last_notification_id(alice) == second.id
     assert live_state(alice) == {"unread_count": 1, "last_notification_id": second.id}
     assert list(notifications_for(alice)) == [second, first]
+
+
+@pytest.mark.parametrize(
+    "url", ["/\\evil.com", "/\t/evil.com", "//evil.com", "https://evil.com/", "javascript:alert(1)"]
+)
+def test_off_site_links_are_dropped(alice, url):
+    from notifications.models import Notification
+
+    assert Notification(recipient=alice, kind="x", data={"url": url}).url == ""
+    assert Notification(recipient=alice, kind="x", data={"url": "/wallet/"}).url == "/wallet/"

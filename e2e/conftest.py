@@ -1,0 +1,266 @@
+"""Fixtures for the browser tests (DESIGN §7).
+
+The site runs as a black box in a subprocess (daphne, websockets included) on its
+own SQLite file, in-memory channel layer and eager Celery, whatever database the
+rest of the suite uses. Playwright drives Debian's /usr/bin/chromium: Playwright's
+own browser download cannot work here.
+
+Without /usr/bin/chromium every browser test is skipped, except under CI=true,
+where a missing browser is a failure.
+
+No fixture here touches the Django test database: e2e tests must not request `db`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_START_TIMEOUT = 30.0
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _require_chromium() -> None:
+    """Skip (or, under CI=true, fail) every browser test when the browser is missing."""
+    problem = None
+    if not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing (install it: apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright Python package is not installed"
+    if problem:
+        if _in_ci():
+            pytest.fail(f"browser tests cannot run under CI=true: {problem}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {problem}")
+
+
+@pytest.fixture(scope="session")
+def e2e_dir(tmp_path_factory) -> Path:
+    """One temp dir for the run: the live server's database, mail and media, and failure screenshots."""
+    return tmp_path_factory.mktemp("e2e")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_env(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT"):
+        env.pop(name, None)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "everything.settings",
+            "DEBUG": "1",
+            "DATABASE_URL": f"sqlite:///{workdir / 'e2e.sqlite3'}",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(workdir / "mail"),
+            "MEDIA_ROOT": str(workdir / "media"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server_url(e2e_dir: Path) -> Iterator[str]:
+    """Migrate a fresh SQLite file and serve the site with daphne on a free port; yields its base URL."""
+    env = _server_env(e2e_dir)
+    (e2e_dir / "mail").mkdir(exist_ok=True)
+    (e2e_dir / "media").mkdir(exist_ok=True)
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if migrate.returncode != 0:
+        pytest.fail(f"migrate failed for the e2e server:\n{migrate.stdout}\n{migrate.stderr}", pytrace=False)
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = e2e_dir / "server.log"
+    log = log_path.open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "everything.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_serving(url, server, log_path)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
+def _wait_until_serving(url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(
+                f"the e2e server exited with code {server.returncode} before answering:\n{log_path.read_text()}",
+                pytrace=False,
+            )
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2) as response:  # noqa: S310 - our own local server
+                response.read()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered HTTP; the status is the tests' business
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = exc
+            time.sleep(0.2)
+    server.terminate()
+    pytest.fail(
+        f"the e2e server did not answer {url}/ within {SERVER_START_TIMEOUT:.0f}s ({last_error}):\n"
+        f"{log_path.read_text()}",
+        pytrace=False,
+    )
+
+
+class Outbox:
+    """The mail the live server sent, read from the file-based email backend's .log files."""
+
+    SEPARATOR = "-" * 79
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        """Every message sent so far, oldest first (newest last)."""
+        files = sorted(self.directory.glob("*.log"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+        found = []
+        for path in files:
+            for chunk in path.read_bytes().split(b"\n" + self.SEPARATOR.encode() + b"\n"):
+                if chunk.strip():
+                    found.append(email.message_from_bytes(chunk.lstrip(), policy=email.policy.default))
+        return found
+
+    @staticmethod
+    def text(message: email.message.EmailMessage) -> str:
+        part = message.get_body(preferencelist=("plain", "html"))
+        return part.get_content() if part is not None else str(message.get_payload())
+
+    def wait_for(self, to: str, *, timeout: float = 10.0) -> email.message.EmailMessage:
+        """The newest message addressed to `to`, waiting up to `timeout` seconds for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in reversed(self.messages()):
+                if to.lower() in str(message.get("To", "")).lower():
+                    return message
+            if time.monotonic() > deadline:
+                subjects = [f"{m.get('To')}: {m.get('Subject')}" for m in self.messages()]
+                raise AssertionError(f"no mail to {to} within {timeout}s; outbox holds {subjects}")
+            time.sleep(0.2)
+
+    def links(self, message: email.message.EmailMessage, pattern: str = "") -> list[str]:
+        """The http(s) links in a message's body, optionally only those matching the regex `pattern`."""
+        urls = re.findall(r"https?://[^\s<>\"']+", self.text(message))
+        return [u for u in urls if re.search(pattern, u)]
+
+
+@pytest.fixture
+def outbox(live_server_url: str, e2e_dir: Path) -> Outbox:
+    return Outbox(e2e_dir / "mail")
+
+
+# Playwright's sync API keeps an asyncio loop running in this thread while it is alive,
+# which would make Django refuse ORM calls (SynchronousOnlyOperation) in ordinary tests
+# that run later. Package scope stops it as soon as the e2e tests are done.
+@pytest.fixture(scope="package")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"_e2e_report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def page(browser, live_server_url: str, e2e_dir: Path, request):
+    """A fresh browser context (no cookies) per test; a screenshot lands in the e2e temp dir on failure."""
+    context = browser.new_context(base_url=live_server_url)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
+
+    def on_websocket(ws):
+        console.append(f"websocket opened: {ws.url}")
+        ws.on("close", lambda ws: console.append(f"websocket closed: {ws.url}"))
+        ws.on("socketerror", lambda error: console.append(f"websocket error: {error}"))
+
+    page.on("websocket", on_websocket)
+    yield page
+    report = getattr(request.node, "_e2e_report_call", None)
+    if report is not None and report.failed:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+        shot = e2e_dir / f"{name}.png"
+        try:
+            page.screenshot(path=str(shot), full_page=True)
+            (e2e_dir / f"{name}.html").write_text(page.content())
+            print(f"\ne2e failure at {page.url}: screenshot {shot}; server log {e2e_dir / 'server.log'}")
+            if console:
+                print("browser console:\n  " + "\n  ".join(console[-30:]))
+        except Exception as exc:  # a failed screenshot must not hide the real failure
+            print(f"\n(could not save a screenshot: {exc})")
+    context.close()
