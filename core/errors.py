@@ -57,7 +57,9 @@ class Unprocessable(DomainError):
     default_message = "That cannot be done."
 
 
-class IdempotencyKeyReused(Conflict):
+class IdempotencyKeyReused(Unprocessable):
+    """422: the request is well-formed, but its key already names a different request."""
+
     code = "idempotency_key_reused"
     default_message = "This idempotency key was already used for a different request."
 

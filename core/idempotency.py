@@ -7,7 +7,7 @@ the same key. For the same user and key:
 
 - same request, first one finished  -> the first response is replayed;
 - same request, first one still running -> 409 ``request_in_progress`` with Retry-After;
-- a different request                -> 409 ``idempotency_key_reused``.
+- a different request                -> 422 ``idempotency_key_reused``.
 
 Only successful responses (2xx/3xx) are kept; an error releases the key so a
 corrected request may use it again. Because of that, a view that moves money

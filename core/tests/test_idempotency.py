@@ -54,7 +54,7 @@ def test_double_submit_runs_once_and_replays_the_redirect(user, form_view, calls
 def test_same_key_different_request_is_refused(user, form_view, calls):
     form_view(post(user, "k2", amount="5"))
     response = form_view(post(user, "k2", amount="6"))
-    assert response.status_code == 409
+    assert response.status_code == 422
     assert b"idempotency_key_reused" in response.content
     assert calls == ["5"]
 
@@ -143,7 +143,7 @@ def test_api_view_with_header_replays_json(user):
     assert first.status_code == second.status_code == 201
     assert first.content == second.content
     assert counter == ["5"]
-    assert call("6").status_code == 409
+    assert call("6").status_code == 422
 
 
 def test_form_field_tag_mints_a_fresh_key():

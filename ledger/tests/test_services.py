@@ -164,7 +164,7 @@ class TestIdempotency:
             services.transfer_post(
                 initiator=actor, debit=a, credit=b, amount=301, currency="USD", kind="payment", idempotency_key="k-2"
             )
-        assert info.value.status == 409
+        assert info.value.status == 422
         assert refresh(b)[0].balance == 300
 
     def test_keys_are_scoped_per_initiator(self, wallet, fund, make_user):
