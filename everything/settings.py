@@ -289,5 +289,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver (daphne) logs each request itself; do not print it twice through root.
+        "django.channels.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
