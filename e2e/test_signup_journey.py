@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import warnings
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
-LIVE_JS = Path(__file__).resolve().parent.parent / "static" / "js" / "live.js"
 PASSWORD = "Correct-Horse-42-battery"
 
 
@@ -57,11 +54,7 @@ def test_signup_verify_login_logout(page: Page, outbox, live_server_url: str):
     # The home page greets the user and the websocket is live.
     page.goto("/")
     expect(page.locator("body")).to_contain_text(handle)
-    if LIVE_JS.exists():
-        page.wait_for_function("window.__liveConnected === true")
-    else:
-        # TODO: remove once static/js/live.js exists (it sets window.__liveConnected = true on open).
-        warnings.warn("static/js/live.js is missing: the websocket assertion was skipped", stacklevel=1)
+    page.wait_for_function("window.__liveConnected === true")  # set by static/js/live.js on open
 
     # Log out through allauth's logout page (a POST form).
     page.goto("/accounts/logout/")
