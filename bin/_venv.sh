@@ -37,7 +37,13 @@ _sha256() {
     fi
 }
 
-if [ ! -x "$VENV/bin/python" ] || ! _is_py311 "$VENV/bin/python"; then
+_venv_works() {
+    # A venv whose creation stopped at ensurepip has a python but no pip: rebuild it.
+    [ -x "$VENV/bin/python" ] && _is_py311 "$VENV/bin/python" \
+        && "$VENV/bin/python" -m pip --version >/dev/null 2>&1
+}
+
+if ! _venv_works; then
     if ! PY="$(_find_python)"; then
         echo "error: Python 3.11 is required (tried: ${PYTHON:-} python3.11 python3)." >&2
         echo "       Install Python 3.11, or point PYTHON at it: PYTHON=/path/to/python3.11 $0" >&2
@@ -46,6 +52,11 @@ if [ ! -x "$VENV/bin/python" ] || ! _is_py311 "$VENV/bin/python"; then
     if [ -e "$VENV" ]; then
         echo "==> .venv is not a working Python 3.11 venv; recreating it" >&2
         rm -rf "$VENV"
+    fi
+    if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        echo "error: $PY cannot create virtual environments (no ensurepip)." >&2
+        echo "       On Debian or Ubuntu: apt-get install python3.11-venv" >&2
+        exit 1
     fi
     echo "==> creating .venv with $PY ($("$PY" --version 2>&1))" >&2
     "$PY" -m venv "$VENV"

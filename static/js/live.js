@@ -24,7 +24,6 @@
   var seen = new Set();
   var socket = null;
   var attempts = 0;
-  var connectedBefore = false;
   var stopped = false;
   var queue = []; // messages sent while disconnected
 
@@ -117,8 +116,9 @@
       attempts = 0;
       window.__liveConnected = true; // read by the browser tests
       document.dispatchEvent(new CustomEvent("live:connected"));
-      if (connectedBefore) catchUp();
-      connectedBefore = true;
+      // Also on the first connect: something may have arrived between the page
+      // render (our baseline id) and joining the group. Seen ids are skipped.
+      catchUp();
       while (queue.length && socket.readyState === WebSocket.OPEN) socket.send(queue.shift());
     };
     socket.onmessage = function (message) {
