@@ -24,7 +24,7 @@ class Balance:
 
 def balances_for_owner(*, owner) -> list[Balance]:
     """The owner's accounts with their balances, wallet first, then by currency. One query."""
-    accounts = Account.objects.filter(owner=owner).order_by("kind", "currency", "pk")
+    accounts = Account.objects.filter(owner=owner)
     rows = [
         Balance(
             account_id=a.pk,

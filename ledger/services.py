@@ -36,6 +36,7 @@ from core.errors import IdempotencyKeyReused as IdempotencyKeyReused  # re-expor
 from core.money import check_amount_minor, check_currency, format_money
 
 from .models import SYSTEM_KINDS, Account, AccountKind, Batch, Transfer, TransferState
+from .selectors import holds_due_for_expiry
 
 # --- Errors ---------------------------------------------------------------------------
 
@@ -586,8 +587,6 @@ def hold_expire(*, hold: Transfer | int, now: datetime | None = None) -> Transfe
 
 def holds_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Expire up to ``limit`` holds past their timeout; returns how many were released."""
-    from .selectors import holds_due_for_expiry
-
     moment = now or timezone.now()
     count = 0
     for hold_id in holds_due_for_expiry(now=moment, limit=limit):
