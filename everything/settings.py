@@ -5,6 +5,7 @@ the in-memory channel layer, a local-memory cache and eager Celery tasks.
 """
 
 import os
+from decimal import Decimal
 import sys
 from pathlib import Path
 
@@ -61,6 +62,8 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "notifications",
+    "compliance",
+    "payments",
     "everything",  # the top: cross-app management commands (seed_demo)
 ]
 
@@ -145,6 +148,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "ledger-expire-holds": {
         "task": "ledger.tasks.expire_due_holds",
+        "schedule": 60.0,
+    },
+    "payments-release-due": {
+        "task": "payments.tasks.release_due_payments",
         "schedule": 60.0,
     },
     "core-prune-idempotency-records": {
@@ -286,6 +293,13 @@ if not DEBUG and not TESTING:
 VAULT_KEYS = env_list("VAULT_KEYS")
 # A hold that is neither posted nor voided expires after this long by default.
 LEDGER_DEFAULT_HOLD_TIMEOUT_SECONDS = int(os.environ.get("LEDGER_DEFAULT_HOLD_TIMEOUT_SECONDS", str(7 * 24 * 3600)))
+
+# Payments: the FX spread disclosed on every conversion (0.005 = 0.5%).
+FX_SPREAD = Decimal(os.environ.get("FX_SPREAD", "0.005"))
+# Sending is licensed only in these countries (ISO 3166-1 alpha-2); elsewhere users may receive.
+PAYMENTS_LICENSED_REGIONS = env_list("PAYMENTS_LICENSED_REGIONS") or [
+    "US", "GB", "IE", "DE", "FR", "ES", "IT", "NL", "PT", "BE", "AT", "CA", "MX", "IN", "JP",
+]  # fmt: skip
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ from everything.views import home
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("notifications.api_urls")),
+    path("", include("payments.api_urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +18,8 @@ urlpatterns = [
     path("_allauth/", include("allauth.headless.urls")),
     path("settings/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
+    path("wallet/", include("payments.urls")),
+    path("compliance/", include("compliance.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,0 +1,5 @@
+"""/compliance/... — identity verification and account status pages (stub)."""
+
+app_name = "compliance"
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Admin of the wallet: one module per area (imported here so Django registers them)."""
+
+from . import funding, payments, requests  # noqa: F401

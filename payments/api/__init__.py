@@ -1,0 +1,1 @@
+"""DRF API of the wallet, one module per area; each module exports ``urlpatterns``."""

@@ -1,0 +1,3 @@
+"""API: funding (stub)."""
+
+urlpatterns = []

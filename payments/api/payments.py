@@ -1,0 +1,3 @@
+"""API: payments (stub)."""
+
+urlpatterns = []

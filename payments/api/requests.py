@@ -1,0 +1,3 @@
+"""API: requests (stub)."""
+
+urlpatterns = []

@@ -1,0 +1,1 @@
+"""HTML views of the wallet, one module per area; each module exports ``urlpatterns``."""

@@ -1,0 +1,3 @@
+"""HTML views: funding (stub)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""HTML views: requests (stub)."""
+
+urlpatterns = []

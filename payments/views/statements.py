@@ -1,0 +1,3 @@
+"""HTML views: statements (stub)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""HTML views: wallet (stub)."""
+
+urlpatterns = []
