@@ -154,6 +154,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.release_due_payments",
         "schedule": 60.0,
     },
+    "payments-settle-cash-outs": {
+        "task": "payments.tasks.settle_due_cash_outs",
+        "schedule": 300.0,
+    },
+    "payments-expire-requests": {
+        "task": "payments.tasks.expire_requests",
+        "schedule": 3600.0,
+    },
+    "compliance-expire-reviews": {
+        "task": "compliance.tasks.expire_overdue_reviews",
+        "schedule": 300.0,
+    },
     "core-prune-idempotency-records": {
         "task": "core.tasks.prune_idempotency_records",
         "schedule": 24 * 3600.0,

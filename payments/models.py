@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.money import CURRENCY_CHOICES, format_money
+from ledger.models import Account, AccountKind
 
 
 class PaymentKind(models.TextChoices):
@@ -361,3 +362,18 @@ class FxRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 {self.base} = {self.rate} {self.quote} ({self.as_of:%Y-%m-%d %H:%M})"
+
+
+class WalletAccountManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=AccountKind.WALLET)
+
+
+class Wallet(Account):
+    """Admin view of customer wallet accounts (a proxy: the rows are ledger accounts)."""
+
+    objects = WalletAccountManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "wallet"
