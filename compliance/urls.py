@@ -1,5 +1,13 @@
-"""/compliance/... — identity verification and account status pages (stub)."""
+"""/compliance/... — identity verification, account status and the staff-only document view."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "compliance"
 
-urlpatterns = []
+urlpatterns = [
+    path("verify/", views.verify, name="verify"),
+    path("status/", views.status, name="status"),
+    path("documents/<int:pk>/", views.document, name="document"),
+]

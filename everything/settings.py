@@ -4,9 +4,11 @@ Unset variables fall back to the embedded development defaults: a SQLite file,
 the in-memory channel layer, a local-memory cache and eager Celery tasks.
 """
 
+import base64
+import binascii
 import os
-from decimal import Decimal
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -271,6 +273,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Identity documents (compliance): never under MEDIA_URL, only through an access-checked view.
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", BASE_DIR / "private-media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -301,8 +305,33 @@ if not DEBUG and not TESTING:
     SECURE_HSTS_PRELOAD = True
 
 # --- Product settings ----------------------------------------------------------------
-# Keys for the card vault (payments issue): the first encrypts, all decrypt.
+# Card vault (payments.vault). VAULT_KEYS: comma-separated Fernet keys (urlsafe base64 of
+# 32 bytes); the first encrypts, all decrypt. Rotate: put a new key first, run
+# `manage.py vault_rotate`, then drop the old key. VAULT_FINGERPRINT_KEY (≥ 32 characters)
+# keys the HMAC that recognises the same card linked twice; it is separate so rotating
+# VAULT_KEYS never changes fingerprints (changing it forgets which linked cards match).
+# Both are required in production; DEBUG and the test suite fall back to fixed keys.
+_DEV_VAULT_KEY = "ZGV2LW9ubHktdmF1bHQta2V5LW5ldmVyLWluLXByb2Q="  # DEV/TEST ONLY: public, never used in production
+_DEV_VAULT_FINGERPRINT_KEY = "dev-only-card-fingerprint-key-never-in-production"  # DEV/TEST ONLY
 VAULT_KEYS = env_list("VAULT_KEYS")
+VAULT_FINGERPRINT_KEY = os.environ.get("VAULT_FINGERPRINT_KEY", "").strip()
+if not VAULT_KEYS:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("VAULT_KEYS must be set when DEBUG is off (comma-separated Fernet keys).")
+    VAULT_KEYS = [_DEV_VAULT_KEY]
+for _position, _key in enumerate(VAULT_KEYS, start=1):
+    try:
+        _valid = len(base64.urlsafe_b64decode(_key.encode("ascii"))) == 32 and len(_key) == 44
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        _valid = False
+    if not _valid:
+        raise ImproperlyConfigured(f"VAULT_KEYS entry {_position} is not a Fernet key (urlsafe base64 of 32 bytes).")
+if not VAULT_FINGERPRINT_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("VAULT_FINGERPRINT_KEY must be set when DEBUG is off (32 or more characters).")
+    VAULT_FINGERPRINT_KEY = _DEV_VAULT_FINGERPRINT_KEY
+if len(VAULT_FINGERPRINT_KEY) < 32:
+    raise ImproperlyConfigured("VAULT_FINGERPRINT_KEY must be at least 32 characters.")
 # A hold that is neither posted nor voided expires after this long by default.
 LEDGER_DEFAULT_HOLD_TIMEOUT_SECONDS = int(os.environ.get("LEDGER_DEFAULT_HOLD_TIMEOUT_SECONDS", str(7 * 24 * 3600)))
 

@@ -4,11 +4,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from everything.views import home
+from payments.views.requests import tip_page
 
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("notifications.api_urls")),
     path("", include("payments.api_urls")),
+    path("", include("compliance.api_urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +22,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("wallet/", include("payments.urls")),
     path("compliance/", include("compliance.urls")),
+    path("@<str:handle>/tip", tip_page, name="tip"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,9 +1,10 @@
 """/api/v1/... routes of the wallet."""
 
-from .api import funding, payments, requests
+from .api import funding, payments, requests, statements
 
 urlpatterns = [
     *payments.urlpatterns,
     *requests.urlpatterns,
     *funding.urlpatterns,
+    *statements.urlpatterns,
 ]

@@ -36,9 +36,7 @@ OPEN_STATUSES = (PaymentStatus.ARRIVING, PaymentStatus.IN_REVIEW)
 
 class Payment(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments_sent")
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments_received"
-    )
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments_received")
     kind = models.CharField(max_length=16, choices=PaymentKind.choices, default=PaymentKind.PAYMENT)
     status = models.CharField(max_length=16, choices=PaymentStatus.choices)
     # What leaves the sender, and what arrives (differs only when currencies differ).
@@ -57,14 +55,12 @@ class Payment(models.Model):
         "payments.PaymentRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )
 
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key (unique only when set)
     request_hash = models.CharField(max_length=64, blank=True)
 
     # Ledger links. Same currency: one transfer sender -> recipient. Different
     # currencies: two legs through the FX pools (sender -> pool[S], pool[R] -> recipient).
-    hold = models.ForeignKey(
-        "ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    hold = models.ForeignKey("ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     debit_transfer = models.ForeignKey(
         "ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -98,9 +94,7 @@ class Payment(models.Model):
             models.Index(fields=["sender", "-id"], name="payments_sender_id_idx"),
             models.Index(fields=["recipient", "-id"], name="payments_recipient_id_idx"),
             models.Index(fields=["sender", "created_at"], name="payments_sender_created_idx"),
-            models.Index(
-                fields=["release_at"], condition=Q(status="arriving"), name="payments_arriving_release_idx"
-            ),
+            models.Index(fields=["release_at"], condition=Q(status="arriving"), name="payments_arriving_release_idx"),
         ]
 
     def __str__(self) -> str:
@@ -267,10 +261,8 @@ class TopUp(models.Model):
     status = models.CharField(max_length=16, choices=MovementStatus.choices, default=MovementStatus.PENDING)
     decline_code = models.CharField(max_length=32, blank=True)
     processor_reference = models.CharField(max_length=64, blank=True)
-    transfer = models.ForeignKey(
-        "ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    transfer = models.ForeignKey("ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key (unique only when set)
     request_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -308,11 +300,9 @@ class CashOut(models.Model):
     status = models.CharField(max_length=16, choices=MovementStatus.choices, default=MovementStatus.PENDING)
     decline_code = models.CharField(max_length=32, blank=True)
     hold = models.ForeignKey("ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    transfer = models.ForeignKey(
-        "ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    transfer = models.ForeignKey("ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     settle_after = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key (unique only when set)
     request_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)

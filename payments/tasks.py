@@ -9,3 +9,19 @@ def release_due_payments() -> int:
     from .services.send import payments_release_due
 
     return payments_release_due()
+
+
+@shared_task
+def settle_due_cash_outs() -> int:
+    """Pay out standard cash-outs that are due, and finish interrupted instant ones (beat: every 5 minutes)."""
+    from .services.funding import cashouts_settle_due
+
+    return cashouts_settle_due()
+
+
+@shared_task
+def expire_requests() -> int:
+    """Mark open money requests past their 30 days as expired (beat: hourly)."""
+    from .services.requests import requests_expire_due
+
+    return requests_expire_due()

@@ -108,7 +108,13 @@ def fx_quote(*, send: Money, to_currency: str) -> FxQuote:
         raise AmountTooSmallToConvert(
             f"{send} is too small to convert to {to_currency}.", fields={"amount": ["Too small to convert."]}
         )
-    return FxQuote(send, Money(received_minor, to_currency), mid, rate.normalize(), spread, as_of)
+    return FxQuote(send, Money(received_minor, to_currency), mid, _plain(rate), spread, as_of)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros, never in exponent form (``1990``, not ``1.99E+3``)."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal
 
 
 def usd_equivalent(amount_minor: int, currency: str) -> int:
@@ -121,7 +127,12 @@ def usd_equivalent(amount_minor: int, currency: str) -> int:
     return int(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).scaleb(2))
 
 
-def fx_rate_set(*, base: str, quote: str, rate: Decimal | str, as_of: datetime | None = None, source: str = "", user=None) -> FxRate:
+RATE_QUANTUM = Decimal("1e-12")  # FxRate.rate has 12 decimal places
+
+
+def fx_rate_set(
+    *, base: str, quote: str, rate: Decimal | str, as_of: datetime | None = None, source: str = "", user=None
+) -> FxRate:
     """Record a new mid rate for a pair (rows are never edited: the newest wins)."""
     base, quote = check_currency(base), check_currency(quote)
     if base == quote:
@@ -132,6 +143,11 @@ def fx_rate_set(*, base: str, quote: str, rate: Decimal | str, as_of: datetime |
         raise ValidationFailed(f"{rate!r} is not a rate.", code="invalid_rate") from None
     if not value.is_finite() or value <= 0 or value > Decimal("1e9"):
         raise ValidationFailed(f"{rate!r} is not a sensible rate.", code="invalid_rate")
+    # The column keeps 12 decimal places: round here (half-even) so every database stores the
+    # same value, and refuse a rate that would round to zero (the CHECK would refuse it anyway).
+    value = value.quantize(RATE_QUANTUM)
+    if value <= 0:
+        raise ValidationFailed(f"{rate!r} is too small: rates have at most 12 decimal places.", code="invalid_rate")
     return FxRate.objects.create(
         base=base, quote=quote, rate=value, as_of=as_of or timezone.now(), source=source[:64], created_by=user
     )
@@ -144,17 +160,35 @@ def fx_rates_load_csv(text: str, *, source: str = "csv", user=None) -> int:
     Raises ValidationFailed naming the first bad line.
     """
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"base", "quote", "rate"} <= {f.strip().lower() for f in reader.fieldnames}:
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ValidationFailed(f"Line 1: {exc}", code="invalid_csv") from None
+    if not fieldnames or not {"base", "quote", "rate"} <= {f.strip().lower() for f in fieldnames}:
         raise ValidationFailed("The CSV needs a header line: base,quote,rate[,as_of]", code="invalid_csv")
     count = 0
     with transaction.atomic():
-        for line_no, row in enumerate(reader, start=2):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        while True:
+            try:
+                raw = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise ValidationFailed(f"Line {reader.line_num}: {exc}", code="invalid_csv") from None
+            line_no = reader.line_num  # the physical line (blank lines and quoted newlines counted)
+            if None in raw:  # DictReader puts surplus cells under the key None
+                raise ValidationFailed(f"Line {line_no}: more cells than the header has.", code="invalid_csv")
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
             as_of = None
             if row.get("as_of"):
-                as_of = parse_datetime(row["as_of"])
+                try:
+                    as_of = parse_datetime(row["as_of"])
+                except ValueError:  # well-formed but impossible, like 2026-02-30
+                    as_of = None
                 if as_of is None:
-                    raise ValidationFailed(f"Line {line_no}: {row['as_of']!r} is not an ISO date-time.", code="invalid_csv")
+                    raise ValidationFailed(
+                        f"Line {line_no}: {row['as_of']!r} is not an ISO date-time.", code="invalid_csv"
+                    )
                 if timezone.is_naive(as_of):
                     as_of = timezone.make_aware(as_of, UTC)
             try:

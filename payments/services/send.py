@@ -45,6 +45,7 @@ from ledger.services import (
     transfer_reverse,
     transfers_post,
 )
+from notifications.models import register_kind
 from notifications.services import event_publish, notify
 
 from ..models import (
@@ -62,6 +63,11 @@ from .fx import FxQuote, fx_quote, usd_equivalent
 from .wallet import wallet_account
 
 logger = logging.getLogger(__name__)
+
+register_kind("payment.arriving", "{sender} sent you {amount}: it arrives after the sender's safety delay")
+register_kind("payment.returned", "{recipient} returned your payment of {sent_amount}")
+register_kind("payment.in_review", "Your payment of {sent_amount} to {recipient} is being reviewed")
+register_kind("payment.rejected", "Your payment of {sent_amount} to {recipient} was not sent; the money is back")
 
 NOTE_MAX_LENGTH = 280
 # A hold outlives its deadline by this much, so our own release/reject task acts before the
@@ -145,8 +151,9 @@ def recipient_resolve(sender, to) -> object:
         recipient = to
     elif isinstance(to, str):
         handle = to.strip().removeprefix("@").strip().lower()
-        if handle:
-            recipient = User.objects.filter(handle=handle).first()
+        if not handle:  # not "There is no one called @."
+            raise RecipientInvalid(fields={"to": ["Required."]})
+        recipient = User.objects.filter(handle=handle).first()
         if recipient is None:
             raise RecipientInvalid(f"There is no one called @{handle[:30]}.", fields={"to": ["Unknown person."]})
     if recipient is None or not recipient.is_active:
@@ -358,7 +365,7 @@ def payment_send(
             )
             reference = f"payment:{payment.pk}"
             compliance.limit_reserve(sender, usd_minor=usd, reference=reference, new_recipient=first)
-            reason = compliance.risk_assess(sender, usd_minor=usd, new_recipient=first)
+            reason = compliance.risk_assess(sender, usd_minor=usd, new_recipient=first, reference=reference)
             delay = safety_delay_for(sender) if first else 0
             ledger_key = f"{reference}:send"
             now = timezone.now()
@@ -386,7 +393,7 @@ def payment_send(
                 message = ""
             payment.save()
             _event(payment, PaymentStatus.IN_REVIEW if reason else payment.status, sender, message)
-            _announce_sent(payment)
+            _announce_sent(payment, notify_recipient=kind == PaymentKind.PAYMENT)
             return payment
 
     try:
@@ -399,7 +406,9 @@ def payment_send(
                 return existing
         raise
     except InsufficientFunds:
-        raise InsufficientFunds(_insufficient_message(sender, amount), fields={"amount": ["Not enough money."]}) from None
+        raise InsufficientFunds(
+            _insufficient_message(sender, amount), fields={"amount": ["Not enough money."]}
+        ) from None
 
 
 def _replay(sender, key: str, request_hash: str) -> Payment | None:
@@ -411,14 +420,19 @@ def _replay(sender, key: str, request_hash: str) -> Payment | None:
     return existing
 
 
-def _announce_sent(payment: Payment) -> None:
+def _announce_sent(payment: Payment, *, notify_recipient: bool = True) -> None:
+    """Tell the people involved, live. Tips and paid requests are announced by their own
+    services (``tip.received``, ``request.paid``) when first sent, so the recipient is not
+    notified twice; a delayed one released later is announced here."""
     data = payment_summary(payment)
     if payment.status == PaymentStatus.COMPLETED:
-        notify(payment.recipient, kind="payment.received", data=data)
+        if notify_recipient:
+            notify(payment.recipient, kind="payment.received", data=data)
         event_publish(user_id=payment.recipient_id, type="payment.received", id=payment.pk, data=data)
         _balances_changed(payment.sender, payment.recipient)
     elif payment.status == PaymentStatus.ARRIVING:
-        notify(payment.recipient, kind="payment.arriving", data=data)
+        if notify_recipient:
+            notify(payment.recipient, kind="payment.arriving", data=data)
         event_publish(user_id=payment.recipient_id, type="payment.arriving", id=payment.pk, data=data)
         _balances_changed(payment.sender, payment.recipient)
     else:  # in review: only the sender knows
@@ -605,9 +619,7 @@ def payment_for_user(user, payment_id) -> Payment:
     except (TypeError, ValueError):
         raise NotFound("That payment does not exist.", code="payment_not_found") from None
     payment = (
-        Payment.objects.select_related("sender", "recipient").filter(pk=pk).first()
-        if pk > 0 and pk < 2**63
-        else None
+        Payment.objects.select_related("sender", "recipient").filter(pk=pk).first() if pk > 0 and pk < 2**63 else None
     )
     if payment is None or user.pk not in (payment.sender_id, payment.recipient_id):
         raise NotFound("That payment does not exist.", code="payment_not_found")

@@ -1,13 +1,23 @@
-"""Demo data: alice, bob, carol, dave (+ --users N more), each with $1,000.00. Idempotent."""
+"""Demo data: alice, bob, carol, dave (+ --users N more), each with $1,000.00 and identity
+details on file (KYC tier 1, so they can send), plus the default FX rates. Idempotent."""
+
+from datetime import date
+from pathlib import Path
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from compliance.selectors import kyc_profile_for, tier_of
+from compliance.services import kyc_submit_details
 from ledger import services as ledger
 from ledger.models import AccountKind
+from payments.models import FxRate
+
+FX_RATES_CSV = Path(__file__).resolve().parents[3] / "payments" / "fixtures" / "fx_rates.csv"
 
 DEMO_PASSWORD = "everything-demo"  # noqa: S105 - published demo credential, development data only
 DEMO_USERS = [
@@ -38,6 +48,8 @@ class Command(BaseCommand):
                 handle, {"display_name": name, "bio": bio, "country": "US", "state": state, "time_zone": time_zone}
             )
         self.stdout.write(f"seed_demo: {len(people)} demo users ready ({created} new), password {DEMO_PASSWORD!r}")
+        if not FxRate.objects.exists():
+            call_command("fx_rates_load", str(FX_RATES_CSV), source="seed_demo", stdout=self.stdout)
         if settings.DEBUG:
             self._seed_admin()
         else:
@@ -63,6 +75,18 @@ class Command(BaseCommand):
             metadata={"note": "Demo opening balance"},
             idempotency_key=f"seed-demo:{handle}",  # a second run replays instead of paying again
         )
+        if tier_of(kyc_profile_for(user)) < 1:
+            kyc_submit_details(
+                user,
+                legal_name=profile["display_name"],
+                date_of_birth=date(1990, 1, 1),
+                address_line1="1 Demo Street",
+                city="Springfield",
+                region=profile["state"],
+                postal_code="62701",
+                country="US",
+                national_id_last4="0000",
+            )
         return int(created)
 
     def _seed_admin(self) -> None:

@@ -1,0 +1,380 @@
+"""Reads of the wallet: balances per currency, the activity feed, people to pay.
+
+Nothing here writes. Every list is bounded and fetched with its related rows
+(``select_related``), so a page costs a fixed number of queries whatever its length.
+
+The activity feed merges three tables (payments, top-ups, cash-outs) into one
+list, newest first, ordered by the key ``(created_at, source, id)``; the cursor
+of the "Older" link is that key of the last row shown, made opaque (base64 of
+JSON). Each table is asked for at most one page past the cursor, the three
+pages are merged in Python, and the first ``page_size`` rows are shown: three
+queries per page, however deep.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils.dateparse import parse_datetime
+
+from core.money import format_money
+from ledger.models import Account, AccountKind
+
+from .models import CashOut, CashOutSpeed, MovementStatus, Payment, PaymentKind, PaymentStatus, TopUp
+
+FEED_PAGE_SIZE = 25
+PEOPLE_LIMIT = 8
+SEARCH_MAX_LENGTH = 60
+
+# A payment held for review, or rejected by it, was never sent as far as its
+# recipient knows (payments.services.send tells only the sender): hide it from them.
+HIDDEN_FROM_RECIPIENT = (PaymentStatus.IN_REVIEW, PaymentStatus.REJECTED)
+
+
+# --- Balances -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalletBalance:
+    """One wallet currency, in minor units."""
+
+    currency: str
+    balance: int  # posted
+    available: int  # posted less outgoing holds
+    pending_in: int  # incoming holds (e.g. a payment arriving after its safety delay)
+    pending_out: int  # outgoing holds (arriving or in review payments, standard cash-outs)
+
+
+def wallet_balances(user) -> list[WalletBalance]:
+    """The user's wallet accounts, home currency first (shown at zero if never opened), then by code. One query."""
+    accounts = Account.objects.filter(owner=user, kind=AccountKind.WALLET).order_by("currency")
+    rows = {
+        a.currency: WalletBalance(
+            currency=a.currency,
+            balance=a.balance,
+            available=a.available,
+            pending_in=a.credits_pending,
+            pending_out=a.debits_pending,
+        )
+        for a in accounts
+    }
+    home = user.home_currency
+    if home not in rows:
+        rows[home] = WalletBalance(currency=home, balance=0, available=0, pending_in=0, pending_out=0)
+    return sorted(rows.values(), key=lambda b: (b.currency != home, b.currency))
+
+
+def wallet_available(user, currency: str) -> int:
+    """What the user can spend in ``currency`` now (0 without an account). One query, opens nothing."""
+    account = Account.objects.filter(owner=user, kind=AccountKind.WALLET, currency=currency).first()
+    return account.available if account else 0
+
+
+# --- Payments a user may see ----------------------------------------------------------
+
+
+def payments_visible_to(user) -> QuerySet[Payment]:
+    """Payments the user sent, or received (less those still secret to a recipient), with both parties."""
+    return Payment.objects.filter(
+        Q(sender=user) | (Q(recipient=user) & ~Q(status__in=HIDDEN_FROM_RECIPIENT))
+    ).select_related("sender", "recipient")
+
+
+def payment_visible_to(user, payment: Payment) -> bool:
+    if payment.sender_id == user.pk:
+        return True
+    return payment.recipient_id == user.pk and payment.status not in HIDDEN_FROM_RECIPIENT
+
+
+# --- The activity feed ----------------------------------------------------------------
+
+
+class Filter:
+    ALL = "all"
+    SENT = "sent"
+    RECEIVED = "received"
+    TIPS = "tips"
+    REQUESTS = "requests"
+    ADDED = "added"
+    CASHED_OUT = "cashed_out"
+
+    CHOICES = [
+        (ALL, "All"),
+        (SENT, "Sent"),
+        (RECEIVED, "Received"),
+        (TIPS, "Tips"),
+        (REQUESTS, "Requests"),
+        (ADDED, "Added"),
+        (CASHED_OUT, "Cashed out"),
+    ]
+    VALUES = frozenset(value for value, _ in CHOICES)
+
+
+# The tie-break between rows of different tables created in the same microsecond.
+SOURCE_RANK = {"payment": 3, "cashout": 2, "topup": 1}
+
+PAYMENT_KIND_LABELS = {PaymentKind.PAYMENT: "Payment", PaymentKind.TIP: "Tip", PaymentKind.REQUEST: "Request"}
+# Statuses after which nothing moved (or it all came back): the amount is shown struck through.
+VOID_PAYMENT_STATUSES = {PaymentStatus.CANCELLED, PaymentStatus.REJECTED, PaymentStatus.RETURNED}
+VOID_MOVEMENT_STATUSES = {MovementStatus.DECLINED, MovementStatus.FAILED}
+
+
+@dataclass(frozen=True)
+class ActivityItem:
+    """One row of the feed, whatever table it came from."""
+
+    source: str  # payment | topup | cashout
+    id: int
+    created_at: datetime
+    kind: str  # payment | tip | request | added | cashout
+    kind_label: str
+    direction: str  # sent | received | in | out
+    counterparty: object | None  # the other person (payments) or None
+    title: str  # "@bob" or "Visa •••• 4242"
+    note: str
+    amount: int  # signed minor units: negative leaves the wallet
+    currency: str
+    status: str
+    status_label: str
+    is_void: bool
+    url: str
+    detail: str = ""  # a short extra line (fee, conversion)
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    items: list[ActivityItem]
+    next_cursor: str | None
+    filter: str
+    query: str
+
+
+def _encode_cursor(item: ActivityItem) -> str:
+    raw = json.dumps([item.created_at.astimezone(UTC).isoformat(), SOURCE_RANK[item.source], item.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, int, int] | None:
+    """The position a cursor names, or None for anything malformed (the caller shows the first page)."""
+    if not cursor or not isinstance(cursor, str) or len(cursor) > 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, rank, pk = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return None
+    if not isinstance(moment, str) or isinstance(rank, bool) or isinstance(pk, bool):
+        return None
+    if not isinstance(rank, int) or not isinstance(pk, int) or rank not in SOURCE_RANK.values():
+        return None
+    if not 0 < pk < 2**63:
+        return None
+    try:
+        when = parse_datetime(moment)
+    except ValueError:
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return when, rank, pk
+
+
+def _after(cursor: tuple[datetime, int, int] | None, source: str) -> Q:
+    """Rows strictly after the cursor in the order (created_at, source rank, id), all descending."""
+    if cursor is None:
+        return Q()
+    moment, rank, pk = cursor
+    mine = SOURCE_RANK[source]
+    if mine > rank:
+        return Q(created_at__lt=moment)
+    if mine < rank:
+        return Q(created_at__lte=moment)
+    return Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk)
+
+
+def _clean_query(query: str | None) -> str:
+    return (query or "").strip()[:SEARCH_MAX_LENGTH]
+
+
+def _payment_rows(user, *, feed_filter: str, query: str, cursor, limit: int) -> list[ActivityItem]:
+    rows = payments_visible_to(user)
+    if feed_filter == Filter.SENT:
+        rows = rows.filter(sender=user)
+    elif feed_filter == Filter.RECEIVED:
+        rows = rows.filter(recipient=user)
+    elif feed_filter == Filter.TIPS:
+        rows = rows.filter(kind=PaymentKind.TIP)
+    elif feed_filter == Filter.REQUESTS:
+        rows = rows.filter(kind=PaymentKind.REQUEST)
+    if query:
+        person = query.removeprefix("@")
+        match = Q(note__icontains=query)
+        if person:
+            match |= Q(sender=user) & (
+                Q(recipient__handle__icontains=person) | Q(recipient__display_name__icontains=person)
+            )
+            match |= Q(recipient=user) & (
+                Q(sender__handle__icontains=person) | Q(sender__display_name__icontains=person)
+            )
+        rows = rows.filter(match)
+    rows = rows.filter(_after(cursor, "payment")).order_by("-created_at", "-id")[:limit]
+    items = []
+    for p in rows:
+        sent = p.sender_id == user.pk
+        other = p.recipient if sent else p.sender
+        if sent:
+            amount, currency = -p.amount, p.currency
+            detail = f"Converted to {format_money(p.received_amount, p.received_currency)}" if p.is_fx else ""
+        else:
+            amount, currency = p.received_amount, p.received_currency
+            detail = f"Converted from {format_money(p.amount, p.currency)}" if p.is_fx else ""
+        items.append(
+            ActivityItem(
+                source="payment",
+                id=p.pk,
+                created_at=p.created_at,
+                kind=p.kind,
+                kind_label=PAYMENT_KIND_LABELS.get(p.kind, p.get_kind_display()),
+                direction="sent" if sent else "received",
+                counterparty=other,
+                title=f"@{other.handle}",
+                note=p.note,
+                amount=amount,
+                currency=currency,
+                status=p.status,
+                status_label=p.get_status_display(),
+                is_void=p.status in VOID_PAYMENT_STATUSES,
+                url=f"/wallet/payments/{p.pk}/",
+                detail=detail,
+            )
+        )
+    return items
+
+
+def _card_matches(query: str) -> Q:
+    return Q(card__brand__icontains=query) | Q(card__last4__icontains=query)
+
+
+def _topup_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
+    rows = TopUp.objects.filter(user=user).select_related("card")
+    if query:
+        rows = rows.filter(_card_matches(query))
+    rows = rows.filter(_after(cursor, "topup")).order_by("-created_at", "-id")[:limit]
+    return [
+        ActivityItem(
+            source="topup",
+            id=t.pk,
+            created_at=t.created_at,
+            kind="added",
+            kind_label="Added money",
+            direction="in",
+            counterparty=None,
+            title=f"{t.card.brand} •••• {t.card.last4}",
+            note="",
+            amount=t.amount,
+            currency=t.currency,
+            status=t.status,
+            status_label=t.get_status_display(),
+            is_void=t.status in VOID_MOVEMENT_STATUSES,
+            url="",
+        )
+        for t in rows
+    ]
+
+
+def _cashout_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
+    rows = CashOut.objects.filter(user=user).select_related("card")
+    if query:
+        rows = rows.filter(_card_matches(query))
+    rows = rows.filter(_after(cursor, "cashout")).order_by("-created_at", "-id")[:limit]
+    items = []
+    for c in rows:
+        items.append(
+            ActivityItem(
+                source="cashout",
+                id=c.pk,
+                created_at=c.created_at,
+                kind="cashout",
+                kind_label="Cash out",
+                direction="out",
+                counterparty=None,
+                title=f"{c.card.brand} •••• {c.card.last4}",
+                note="",
+                amount=-(c.amount + c.fee),  # what left the wallet: the amount plus any instant fee
+                currency=c.currency,
+                status=c.status,
+                status_label=c.get_status_display(),
+                is_void=c.status in VOID_MOVEMENT_STATUSES,
+                url="",
+                detail=(
+                    f"Instant · {format_money(c.fee, c.currency)} fee"
+                    if c.speed == CashOutSpeed.INSTANT
+                    else "Standard · 1–3 business days"
+                ),
+            )
+        )
+    return items
+
+
+def activity_feed(
+    user,
+    *,
+    feed_filter: str = Filter.ALL,
+    query: str | None = None,
+    cursor: str | None = None,
+    page_size: int = FEED_PAGE_SIZE,
+) -> ActivityPage:
+    """One page of the user's activity, newest first. An unknown filter is "all"; a bad cursor the first page.
+
+    At most three queries (one per table the filter includes), with the
+    counterparties and cards joined in.
+    """
+    feed_filter = feed_filter if feed_filter in Filter.VALUES else Filter.ALL
+    query = _clean_query(query)
+    position = decode_cursor(cursor)
+    limit = page_size + 1
+    items: list[ActivityItem] = []
+    if feed_filter not in (Filter.ADDED, Filter.CASHED_OUT):
+        items += _payment_rows(user, feed_filter=feed_filter, query=query, cursor=position, limit=limit)
+    if feed_filter in (Filter.ALL, Filter.ADDED):
+        items += _topup_rows(user, query=query, cursor=position, limit=limit)
+    if feed_filter in (Filter.ALL, Filter.CASHED_OUT):
+        items += _cashout_rows(user, query=query, cursor=position, limit=limit)
+    items.sort(key=lambda i: (i.created_at, SOURCE_RANK[i.source], i.id), reverse=True)
+    page = items[:page_size]
+    next_cursor = _encode_cursor(page[-1]) if len(items) > page_size else None
+    return ActivityPage(items=page, next_cursor=next_cursor, filter=feed_filter, query=query)
+
+
+# --- People to pay ----------------------------------------------------------------------
+
+
+def people_search(user, query: str | None, *, limit: int = PEOPLE_LIMIT) -> list:
+    """Active people other than ``user`` whose handle starts with, or whose name contains, ``query``.
+
+    Exact handle first, then handle prefixes, then name matches; at most ``limit``. One query.
+    """
+    text = _clean_query(query).removeprefix("@").strip()
+    if not text:
+        return []
+    User = get_user_model()
+    handle = text.lower()
+    return list(
+        User.objects.filter(is_active=True)
+        .exclude(pk=user.pk)
+        .filter(Q(handle__istartswith=handle) | Q(display_name__icontains=text))
+        .annotate(
+            rank=Case(
+                When(handle=handle, then=Value(0)),
+                When(handle__istartswith=handle, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "handle")[:limit]
+    )
