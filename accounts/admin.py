@@ -1,4 +1,5 @@
-"""The user admin: find people by handle or email, see who verified their address."""
+"""The user admin (find people by handle or email, see who verified their address) and the
+social graph's follows and blocks, which staff may look through but not make or edit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 
-from .models import User
+from .models import Block, Follow, User
 
 
 class HandleField(forms.CharField):
@@ -64,7 +65,10 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("handle", "email", "password")}),
         ("Profile", {"fields": ("display_name", "avatar_preview", "avatar", "bio")}),
-        ("Region and preferences", {"fields": ("home_currency", "country", "state", "time_zone")}),
+        (
+            "Region and preferences",
+            {"fields": ("home_currency", "country", "state", "time_zone", "message_policy")},
+        ),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -102,3 +106,40 @@ class UserAdmin(DjangoUserAdmin):
             user.avatar_colour,
             user.initials,
         )
+
+
+class _SocialGraphAdmin(admin.ModelAdmin):
+    """Read-only-ish: staff search and look; follows and blocks are made by the people themselves
+    (``accounts.social``), so nothing is added or edited here, and a block is never lifted here
+    (that would skip the ``user_unblocked`` signal)."""
+
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Follow)
+class FollowAdmin(_SocialGraphAdmin):
+    list_display = ("follower", "followee", "created_at")
+    list_select_related = ("follower", "followee")
+    search_fields = ("follower__handle", "followee__handle", "follower__email", "followee__email")
+    readonly_fields = ("follower", "followee", "created_at")
+    ordering = ("-created_at", "-id")
+
+
+@admin.register(Block)
+class BlockAdmin(_SocialGraphAdmin):
+    list_display = ("blocker", "blocked", "created_at")
+    list_select_related = ("blocker", "blocked")
+    search_fields = ("blocker__handle", "blocked__handle", "blocker__email", "blocked__email")
+    readonly_fields = ("blocker", "blocked", "created_at")
+    ordering = ("-created_at", "-id")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

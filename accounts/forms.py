@@ -6,7 +6,7 @@ from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 
-from .models import User
+from .models import MessagePolicy, User
 from .services import AVATAR_MAX_BYTES, AvatarInvalid, avatar_prepare
 from .validators import HANDLE_MAX_LENGTH, HANDLE_MIN_LENGTH
 
@@ -14,6 +14,12 @@ HANDLE_HELP = (
     f"{HANDLE_MIN_LENGTH}–{HANDLE_MAX_LENGTH} characters: lowercase letters, digits and underscores. "
     "People find and pay you by it."
 )
+
+MESSAGE_POLICY_CHOICES = [
+    (MessagePolicy.EVERYONE, "Everyone"),
+    (MessagePolicy.FOLLOWING, "Only people I follow"),
+    (MessagePolicy.NOBODY, "Nobody"),
+]
 
 
 class SignupForm(AllauthSignupForm):
@@ -62,20 +68,31 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["display_name", "bio", "home_currency", "country", "state", "time_zone"]
-        labels = {"state": "State (US only)", "home_currency": "Home currency"}
+        fields = ["display_name", "bio", "home_currency", "country", "state", "time_zone", "message_policy"]
+        labels = {
+            "state": "State (US only)",
+            "home_currency": "Home currency",
+            "message_policy": "Who can message you",
+        }
         help_texts = {
             "display_name": "The name people see next to your handle.",
             "bio": "A line about you, up to 160 characters.",
             "home_currency": "Amounts are shown in this currency first.",
             "time_zone": "Times on the site are shown in this time zone.",
+            "message_policy": "Whose new conversations reach you. People you blocked can never message you.",
         }
-        widgets = {"bio": forms.Textarea(attrs={"rows": 3, "maxlength": 160})}
+        widgets = {
+            "bio": forms.Textarea(attrs={"rows": 3, "maxlength": 160}),
+            "message_policy": forms.RadioSelect,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["state"].choices = [("", "— Not in the US —"), *list(self.fields["state"].choices)[1:]]
         self.fields["country"].required = True
+        # Left out of a post (an old form, a script): keep the current setting.
+        self.fields["message_policy"].required = False
+        self.fields["message_policy"].choices = MESSAGE_POLICY_CHOICES
 
     def clean_avatar(self):
         upload = self.cleaned_data.get("avatar")
@@ -107,6 +124,8 @@ class ProfileForm(forms.ModelForm):
         """Keyword arguments for ``services.profile_update``."""
         changes = {name: self.cleaned_data[name] for name in self._meta.fields}
         changes["country"] = str(changes["country"] or "")
+        if not changes.get("message_policy"):
+            changes.pop("message_policy", None)
         if self.cleaned_data.get("avatar"):
             changes["avatar"] = self.cleaned_data["avatar"]
         changes["remove_avatar"] = bool(self.cleaned_data.get("remove_avatar"))

@@ -53,6 +53,12 @@ class HandleUserManager(UserManager):
         return user
 
 
+class MessagePolicy(models.TextChoices):
+    EVERYONE = "everyone", "Everyone"
+    FOLLOWING = "following", "People I follow"
+    NOBODY = "nobody", "Nobody"
+
+
 class User(AbstractUser):
     username = None
     first_name = None
@@ -73,6 +79,10 @@ class User(AbstractUser):
     country = CountryField(blank=True, default="US")
     state = models.CharField("US state", max_length=2, choices=US_STATES, blank=True)
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    # Who may start a conversation that lands in the inbox (others land in "Requests", or nowhere).
+    message_policy = models.CharField(
+        "accept messages from", max_length=16, choices=MessagePolicy.choices, default=MessagePolicy.EVERYONE
+    )
 
     USERNAME_FIELD = "handle"
     EMAIL_FIELD = "email"
@@ -122,3 +132,39 @@ class User(AbstractUser):
     def avatar_colour(self) -> str:
         digest = hashlib.sha256(self.handle.encode()).digest()
         return AVATAR_COLOURS[digest[0] % len(AVATAR_COLOURS)]
+
+
+class Follow(models.Model):
+    """``follower`` follows ``followee``. The social graph payments, messaging and social consult."""
+
+    follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="following_links")
+    followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follower_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "followee"], name="accounts_follow_once"),
+            models.CheckConstraint(condition=~models.Q(follower=models.F("followee")), name="accounts_follow_not_self"),
+        ]
+        indexes = [models.Index(fields=["followee", "-created_at"], name="accounts_follow_followee_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} follows {self.followee_id}"
+
+
+class Block(models.Model):
+    """``blocker`` blocked ``blocked``: no messages, payments or requests from them; threads hidden."""
+
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_made")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="accounts_block_once"),
+            models.CheckConstraint(condition=~models.Q(blocker=models.F("blocked")), name="accounts_block_not_self"),
+        ]
+        indexes = [models.Index(fields=["blocked", "blocker"], name="accounts_block_blocked_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.blocker_id} blocked {self.blocked_id}"

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.errors import ValidationFailed
 from core.money import CURRENCIES
 
-from .models import TIME_ZONE_CHOICES, US_STATES, User
+from .models import TIME_ZONE_CHOICES, US_STATES, MessagePolicy, User
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 AVATAR_SIZE = 256
@@ -30,7 +30,7 @@ _TIME_ZONES = frozenset(tz for tz, _ in TIME_ZONE_CHOICES)
 _US_STATES = frozenset(code for code, _ in US_STATES)
 _UNSET: Any = object()
 
-PROFILE_FIELDS = ("display_name", "bio", "home_currency", "country", "state", "time_zone")
+PROFILE_FIELDS = ("display_name", "bio", "home_currency", "country", "state", "time_zone", "message_policy")
 
 
 class AvatarInvalid(ValidationFailed):
@@ -100,6 +100,8 @@ def _check_profile(user: User, changed: set[str]) -> None:
         errors["home_currency"] = ["That currency is not supported."]
     if "time_zone" in changed and (user.time_zone not in _TIME_ZONES or not _zone_exists(user.time_zone)):
         errors["time_zone"] = ["Choose a time zone from the list."]
+    if "message_policy" in changed and user.message_policy not in MessagePolicy.values:
+        errors["message_policy"] = ["Choose who may message you: everyone, people you follow, or nobody."]
     if changed & {"country", "state"}:
         country = str(user.country or "")
         if country == "US":
@@ -110,7 +112,7 @@ def _check_profile(user: User, changed: set[str]) -> None:
         elif user.state:
             errors["state"] = ["A state can only be given when the country is the United States."]
     try:
-        user.clean_fields(exclude={f.name for f in user._meta.fields} - changed)
+        user.clean_fields(exclude={f.name for f in user._meta.fields} - (changed - ({"message_policy"} & set(errors))))
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             errors.setdefault(field, []).extend(m for m in messages if m not in errors.get(field, []))
@@ -135,6 +137,7 @@ def profile_update(
     country: str = _UNSET,
     state: str = _UNSET,
     time_zone: str = _UNSET,
+    message_policy: str = _UNSET,
     avatar=_UNSET,
     remove_avatar: bool = False,
 ) -> User:
@@ -147,6 +150,8 @@ def profile_update(
     a state, any other country none. ``avatar`` is an uploaded file (checked and
     re-encoded by ``avatar_process``) or an already processed ``ContentFile``;
     ``remove_avatar`` clears it. The replaced avatar file is deleted after commit.
+    ``message_policy`` (``MessagePolicy``: everyone/following/nobody) says whose new
+    conversations reach the inbox; messaging reads it.
     The person themself (or staff acting for them) may call this.
     """
     values = {
@@ -156,12 +161,15 @@ def profile_update(
         "country": country,
         "state": state,
         "time_zone": time_zone,
+        "message_policy": message_policy,
     }
     given = {name: value for name, value in values.items() if value is not _UNSET}
     if "display_name" in given:
         given["display_name"] = " ".join(str(given["display_name"] or "").split())
     if "bio" in given:
         given["bio"] = str(given["bio"] or "").strip()
+    if "message_policy" in given:
+        given["message_policy"] = str(given["message_policy"] or "").strip().lower()
     for name in ("home_currency", "state"):
         if name in given:
             given[name] = str(given[name] or "").strip().upper()

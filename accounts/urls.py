@@ -6,4 +6,5 @@ app_name = "accounts"
 
 urlpatterns = [
     path("", views.settings_view, name="settings"),
+    path("blocked/", views.blocked_list, name="blocked"),
 ]

@@ -114,9 +114,11 @@ def status(request):
 
 @require_GET
 def document(request, pk: int):
-    """Stream an identity document to staff (audited). Everyone else — signed in or not — gets 404."""
+    """Stream an identity document to staff who may see KYC profiles in the admin (view or change
+    permission), audited. Everyone else — signed in or not, other staff too — gets 404."""
     user = request.user
-    if not (user.is_authenticated and user.is_active and user.is_staff):
+    may_see = user.has_perm("compliance.view_kycprofile") or user.has_perm("compliance.change_kycprofile")
+    if not (user.is_authenticated and user.is_active and user.is_staff and may_see):
         raise Http404("No such page.")
     try:
         opened = services.kyc_document_open(user, profile=pk)

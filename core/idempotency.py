@@ -54,7 +54,8 @@ def request_key(request: HttpRequest) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > 200:
+    # Printable only: a NUL cannot be stored in PostgreSQL text (it would be a 500).
+    if not key or len(key) > 200 or not key.isprintable():
         raise ValidationFailed("An idempotency key is 1–200 characters.", code="invalid_idempotency_key")
     return key
 

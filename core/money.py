@@ -29,7 +29,8 @@ CURRENCY_CHOICES = [(code, f"{code} — {name}") for code, (_, _, name) in CURRE
 MAX_AMOUNT_MINOR = 10**15
 
 
-_AMOUNT_TEXT = re.compile(r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|\.\d+")
+# ASCII digits only: "١٢" (Arabic-Indic) or "৪" (Bengali four, which looks like 8) are refused.
+_AMOUNT_TEXT = re.compile(r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|\.\d+", re.ASCII)
 
 
 class InvalidAmount(ValidationFailed):

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "notifications",
     "compliance",
     "payments",
+    "messaging",
     "everything",  # the top: cross-app management commands (seed_demo)
 ]
 
@@ -99,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context_processors.live",
+                "messaging.context_processors.unread",
             ],
         },
     },
@@ -163,6 +165,10 @@ CELERY_BEAT_SCHEDULE = {
     "payments-expire-requests": {
         "task": "payments.tasks.expire_requests",
         "schedule": 3600.0,
+    },
+    "payments-auto-release-escrows": {
+        "task": "payments.tasks.auto_release_escrows",
+        "schedule": 300.0,
     },
     "compliance-expire-reviews": {
         "task": "compliance.tasks.expire_overdue_reviews",
@@ -238,6 +244,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.api.DefaultCursorPagination",
+    # Exact decimals (never floats), bounded nesting, no NUL/surrogates: bad JSON is a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
@@ -259,7 +271,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"CurrencyEnum": "core.money.CURRENCY_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "core.money.CURRENCY_CHOICES",
+        "MovementStatusEnum": "payments.models.MovementStatus",
+        "RequestStatusEnum": "payments.models.RequestStatus",
+    },
 }
 
 # --- Internationalisation ----------------------------------------------------------
@@ -288,7 +304,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Whole request bodies above this are refused (413) before they are read or spooled to disk.
-MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_BYTES", str(12 * 1024 * 1024)))
+# 42 MB: a message may carry 4 attachments of 10 MB each.
+MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_BYTES", str(42 * 1024 * 1024)))
 
 # --- Security ----------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

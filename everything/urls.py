@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("notifications.api_urls")),
     path("", include("payments.api_urls")),
     path("", include("compliance.api_urls")),
+    path("", include("messaging.api_urls")),
 ]
 
 urlpatterns = [
@@ -22,7 +23,9 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("wallet/", include("payments.urls")),
     path("compliance/", include("compliance.urls")),
+    path("messages/", include("messaging.urls")),
     path("@<str:handle>/tip", tip_page, name="tip"),
+    path("", include("accounts.profile_urls")),  # /@handle (name "profile") and its follow/block buttons
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from .inbound import inbound_handler
 from .services import session_group_name, user_group_name
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -13,7 +19,9 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
     """Joins only the signed-in user's own group and relays its events as JSON.
 
     Server -> client: ``{"id", "type", "data"}``. Client -> server: ``{"type": "ping"}``
-    is answered with ``{"type": "pong"}``; anything else is ignored.
+    is answered with ``{"type": "pong"}``; other types go to the handler an app
+    registered (``notifications.inbound``, e.g. messaging's ``typing``); unknown
+    types are ignored.
     """
 
     group_name: str | None = None
@@ -56,9 +64,18 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         if not self.group_name:
             return
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
-        # Unknown types are ignored; later apps (messaging: typing) extend this.
+            return
+        handler = inbound_handler(content.get("type"))
+        if handler is None:
+            return
+        try:
+            await sync_to_async(handler)(self.scope["user"], content)
+        except Exception:  # a bad frame never kills the socket
+            logger.exception("socket message %r failed", content.get("type"))
 
     async def user_event(self, event):
         await self.send_json(event["event"])

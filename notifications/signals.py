@@ -1,7 +1,9 @@
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
-from .services import sockets_close_for_session
+from accounts.signals import user_followed
+
+from .services import notify, sockets_close_for_session
 
 
 @receiver(user_logged_out, dispatch_uid="notifications.close_sockets_on_logout")
@@ -10,3 +12,9 @@ def close_sockets_on_logout(sender, request, user, **kwargs):
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
         sockets_close_for_session(session_key)
+
+
+@receiver(user_followed, dispatch_uid="notifications.follow_new")
+def notify_new_follower(sender, *, follower, followee, **kwargs):
+    """Tell someone they have a new follower (persisted, pushed on commit)."""
+    notify(followee, kind="follow.new", data={"follower": f"@{follower.handle}", "url": f"/@{follower.handle}"})

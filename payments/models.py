@@ -354,6 +354,66 @@ class FxRate(models.Model):
         return f"1 {self.base} = {self.rate} {self.quote} ({self.as_of:%Y-%m-%d %H:%M})"
 
 
+class EscrowStatus(models.TextChoices):
+    HELD = "held", "Held"
+    DISPUTED = "disputed", "Disputed"
+    RELEASED = "released", "Released to the seller"
+    REFUNDED = "refunded", "Refunded to the buyer"
+
+
+ESCROW_OPEN_STATUSES = (EscrowStatus.HELD, EscrowStatus.DISPUTED)
+
+
+class Escrow(models.Model):
+    """Pay with protection: the buyer's money is a ledger hold (buyer wallet -> seller wallet)
+    until the buyer releases it, it auto-releases, or staff resolve a dispute (post or void)."""
+
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escrows_bought")
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escrows_sold")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    description = models.CharField(max_length=280)
+    status = models.CharField(max_length=16, choices=EscrowStatus.choices, default=EscrowStatus.HELD)
+    # Where it was made ("conversation:12", "order:5"): owned by the caller, for links and admin.
+    context = models.CharField(max_length=64, blank=True)
+    hold = models.ForeignKey("ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    auto_release_at = models.DateTimeField()
+    disputed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispute_reason = models.CharField(max_length=1000, blank=True)
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.CharField(max_length=500, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key
+    request_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["buyer", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="payments_escrow_idempotency_unique",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_escrow_amount_positive"),
+            models.CheckConstraint(condition=~Q(buyer=F("seller")), name="payments_escrow_not_to_self"),
+        ]
+        indexes = [
+            models.Index(fields=["auto_release_at"], condition=Q(status="held"), name="payments_escrow_due_idx"),
+            models.Index(fields=["status", "-id"], name="payments_escrow_status_idx"),
+            models.Index(fields=["buyer", "-id"], name="payments_escrow_buyer_idx"),
+            models.Index(fields=["seller", "-id"], name="payments_escrow_seller_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Escrow #{self.pk} {format_money(self.amount, self.currency)} ({self.status})"
+
+
 class WalletAccountManager(models.Manager):
     def get_queryset(self):
         return super().get_queryset().filter(kind=AccountKind.WALLET)

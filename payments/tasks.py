@@ -25,3 +25,11 @@ def expire_requests() -> int:
     from .services.requests import requests_expire_due
 
     return requests_expire_due()
+
+
+@shared_task
+def auto_release_escrows() -> int:
+    """Release payments with protection whose 7 days are over; settle those whose hold lapsed (beat: every 5 minutes)."""
+    from .services.escrow import escrows_auto_release_due
+
+    return escrows_auto_release_due()

@@ -43,6 +43,7 @@ def test_me_with_the_browser_session(client, alice):
         "country": "US",
         "state": "",
         "time_zone": "UTC",
+        "message_policy": "everyone",
         "date_joined": body["date_joined"],
     }
     assert body["date_joined"]

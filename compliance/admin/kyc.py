@@ -16,13 +16,13 @@ from .. import services
 from ..forms import KycProfileAdminForm, ReasonForm
 from ..models import DocumentStatus, KycProfile
 from ..selectors import weekly_limit_of
-from .base import DecisionPagesMixin
+from .base import DecisionPagesMixin, SafeLookupsMixin
 
 # --- KYC ------------------------------------------------------------------------------------
 
 
 @admin.register(KycProfile)
-class KycProfileAdmin(DecisionPagesMixin, admin.ModelAdmin):
+class KycProfileAdmin(DecisionPagesMixin, SafeLookupsMixin, admin.ModelAdmin):
     form = KycProfileAdminForm
     change_form_template = "compliance/admin/kyc_change_form.html"
     list_display = [

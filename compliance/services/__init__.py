@@ -39,6 +39,8 @@ from .common import (
     SECOND_APPROVAL_OVER_USD_MINOR,
     TEXT_MAX,
     audit_record,
+    review_parties,
+    review_parties_register,
     usd_converter_register,
     usd_equivalent,
 )
@@ -102,6 +104,8 @@ __all__ = [
     "review_approve",
     "review_expire",
     "review_open",
+    "review_parties",
+    "review_parties_register",
     "review_reject",
     "reviews_expire_due",
     "risk_assess",

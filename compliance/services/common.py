@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import models
@@ -60,6 +60,27 @@ def usd_equivalent(amount_minor: int, currency: str) -> int:
     if _usd_converter is None:
         raise NotImplementedError("No USD converter is registered (usd_converter_register).")
     return _usd_converter(amount_minor, currency)
+
+
+# --- Who is party to a review's subject ----------------------------------------------------------
+
+_review_parties: dict[str, Callable[[str], Iterable[int]]] = {}
+
+
+def review_parties_register(prefix: str, resolver: Callable[[str], Iterable[int]]) -> None:
+    """Let the app owning subjects "<prefix>:<id>" (payments: "payment") say who is party to one.
+
+    ``resolver(subject)`` returns the user ids involved (a payment's sender and recipient).
+    Staff who are party to a subject may not decide its review: maker-checker means
+    nothing if someone can approve money going to themselves.
+    """
+    _review_parties[prefix] = resolver
+
+
+def review_parties(subject: str) -> set[int]:
+    """User ids party to ``subject`` per the registered resolver (empty if none is registered)."""
+    resolver = _review_parties.get(str(subject).partition(":")[0])
+    return set(resolver(subject)) if resolver else set()
 
 
 # --- Helpers ----------------------------------------------------------------------------------

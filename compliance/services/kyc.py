@@ -13,6 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.db import retry_on_conflict
 from core.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from core.money import MAX_AMOUNT_MINOR
 from notifications.services import notify
 
 from ..errors import VERIFY_URL
@@ -280,7 +281,7 @@ def kyc_document_review(staff, *, profile: KycProfile | int, approve: bool, note
     pk = _instance(KycProfile, profile, what="profile")
     note = _text(note, name="note", label="The note", required=not approve)
     with transaction.atomic():
-        profile = KycProfile.objects.select_for_update().select_related("user").filter(pk=pk).first()
+        profile = KycProfile.objects.select_for_update(of=("self",)).select_related("user").filter(pk=pk).first()
         if profile is None:
             raise NotFound("That profile does not exist.")
         if profile.user_id == staff.pk:
@@ -344,8 +345,10 @@ def kyc_limit_override_set(staff, *, profile: KycProfile | int, usd_minor: int |
     """
     _require_staff(staff, "change sending limits")
     reason = _text(reason, name="reason", label="The reason")
-    if usd_minor is not None and (isinstance(usd_minor, bool) or not isinstance(usd_minor, int) or usd_minor < 0):
-        raise ValidationFailed("The limit must be a whole number of cents, 0 or more.")
+    if usd_minor is not None and (
+        isinstance(usd_minor, bool) or not isinstance(usd_minor, int) or not 0 <= usd_minor <= MAX_AMOUNT_MINOR
+    ):
+        raise ValidationFailed("The limit must be a whole number of cents, from 0 to 10,000,000,000,000.00.")
     pk = _instance(KycProfile, profile, what="profile")
     with transaction.atomic():
         profile = KycProfile.objects.select_for_update().filter(pk=pk).first()

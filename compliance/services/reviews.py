@@ -13,7 +13,15 @@ from core.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 
 from ..models import OPEN_REVIEW_STATUSES, ReviewReason, ReviewStatus, RiskReview
 from ..signals import review_decided
-from .common import REVIEW_WINDOW, SECOND_APPROVAL_OVER_USD_MINOR, _instance, _require_staff, _text, audit_record
+from .common import (
+    REVIEW_WINDOW,
+    SECOND_APPROVAL_OVER_USD_MINOR,
+    _instance,
+    _require_staff,
+    _text,
+    audit_record,
+    review_parties,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +76,8 @@ def _check_decidable(review: RiskReview, staff) -> None:
         )
     if review.user_id == staff.pk:
         raise NotPermitted("You cannot decide a review of your own payment.", code="own_record")
+    if staff.pk in review_parties(review.subject):  # e.g. the recipient of the held payment
+        raise NotPermitted("You cannot decide a review of a payment you take part in.", code="own_record")
 
 
 def needs_second_approval(review: RiskReview) -> bool:

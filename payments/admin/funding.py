@@ -12,9 +12,10 @@ from core.money import format_money
 
 from ..models import CashOut, FundingCard, TopUp
 from ..services.funding import card_label
+from .base import SafeLookupsMixin
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(SafeLookupsMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 

@@ -28,11 +28,12 @@ from core.money import format_money
 from ..models import FxRate, Payment, PaymentEvent, PaymentStatus, Wallet, WalletSettings
 from ..services.fx import fx_rate_set, fx_rates_load_csv
 from ..services.staff import REASON_MAX_LENGTH, payment_reverse_by_staff, staff_may_reverse
+from .base import SafeLookupsMixin
 
 CSV_MAX_BYTES = 1024 * 1024
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SafeLookupsMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -319,7 +320,7 @@ def _rate_row(rate: FxRate) -> dict:
 
 
 @admin.register(FxRate)
-class FxRateAdmin(admin.ModelAdmin):
+class FxRateAdmin(SafeLookupsMixin, admin.ModelAdmin):
     form = FxRateAddForm
     list_display = ["pair", "rate", "as_of", "source", "created_by", "created_at"]
     list_filter = ["base", "quote", "source"]

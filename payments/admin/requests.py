@@ -17,6 +17,7 @@ from core.money import format_money
 
 from ..models import PaymentRequest, Split
 from ..services.requests import effective_status
+from .base import SafeLookupsMixin
 
 
 class _ReadOnly:
@@ -31,7 +32,7 @@ class _ReadOnly:
 
 
 @admin.register(PaymentRequest)
-class PaymentRequestAdmin(_ReadOnly, admin.ModelAdmin):
+class PaymentRequestAdmin(_ReadOnly, SafeLookupsMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "requester",
@@ -106,7 +107,7 @@ class SplitRequestInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(Split)
-class SplitAdmin(_ReadOnly, admin.ModelAdmin):
+class SplitAdmin(_ReadOnly, SafeLookupsMixin, admin.ModelAdmin):
     list_display = ["id", "title", "creator", "total_display", "method", "creator_share_display", "created_at"]
     list_filter = ["method", "currency", "created_at"]
     search_fields = ["=id", "title", "creator__handle"]

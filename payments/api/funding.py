@@ -12,18 +12,21 @@ carries them. Money-moving POSTs (top-ups, cash-outs) need an
 
 from __future__ import annotations
 
-import codecs
 from decimal import Decimal
 
 from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.utils import json
 from rest_framework.views import APIView
 
 from core.api import DefaultCursorPagination
@@ -47,6 +50,7 @@ from ..services.funding import (
     top_ups_for,
     topup_create,
 )
+from .parsers import JSON_ONLY
 
 TAG = "funding"
 
@@ -72,19 +76,6 @@ _IDEMPOTENCY_REQUIRED = OpenApiParameter(
 )
 
 
-class _DecimalJSONParser(JSONParser):
-    """JSON whose numbers with a fraction or exponent become ``Decimal`` (no float touches money)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", "utf-8")
-        try:
-            decoded = codecs.getreader(encoding)(stream)
-            constant = json.strict_constant if api_settings.STRICT_JSON else None
-            return json.load(decoded, parse_float=Decimal, parse_constant=constant)
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
-
-
 def _decimal_text(amount_minor: int, currency: str) -> str:
     return str(to_decimal(amount_minor, currency))
 
@@ -96,6 +87,7 @@ def _when(value):
 # --- Input fields ------------------------------------------------------------------------------
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class AmountField(serializers.Field):
     """A decimal string in major units ("12.34"); a JSON number is read exactly. Never a bool or a float."""
 
@@ -105,7 +97,7 @@ class AmountField(serializers.Field):
         if isinstance(data, bool) or not isinstance(data, (str, int, Decimal)):
             self.fail("invalid")
         text = data if isinstance(data, str) else str(data)
-        if len(text) > 40:
+        if len(text) > 40 or not text.isascii():  # only ASCII digits: "١٢" is not an amount here
             self.fail("invalid")
         return text
 
@@ -113,6 +105,7 @@ class AmountField(serializers.Field):
         return value
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CurrencyField(serializers.Field):
     default_error_messages = {"invalid": f"One of {', '.join(CURRENCIES)}."}
 
@@ -136,8 +129,12 @@ class _StrictText(serializers.CharField):
 
 
 class _StrictInt(serializers.IntegerField):
+    """A JSON integer, or a string of ASCII digits (DRF's would read "١" as 1 and "1.0" as 1)."""
+
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("invalid")
+        if isinstance(data, str) and not (data.strip().isascii() and data.strip().isdigit()):
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -289,6 +286,8 @@ CASH_OUT_QUOTE_RESPONSE = inline_serializer(
 
 class FundingCardListView(generics.ListAPIView):
     serializer_class = FundingCardSerializer
+    # JSON only: a form-encoded body would put the number into request.POST, which error reports show.
+    parser_classes = JSON_ONLY
     pagination_class = DefaultCursorPagination
 
     def get_queryset(self):
@@ -319,6 +318,7 @@ class FundingCardListView(generics.ListAPIView):
         },
         tags=[TAG],
     )
+    @method_decorator(sensitive_variables("data"))  # an error report never shows the number or the CVC
     def post(self, request):
         data = _validated(CardLinkSerializer, request)
         card = card_link(
@@ -354,7 +354,7 @@ class FundingCardDetailView(APIView):
 class TopUpListView(generics.ListAPIView):
     serializer_class = TopUpSerializer
     pagination_class = DefaultCursorPagination
-    parser_classes = [_DecimalJSONParser]
+    parser_classes = JSON_ONLY
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -405,7 +405,7 @@ class TopUpDetailView(APIView):
 class CashOutListView(generics.ListAPIView):
     serializer_class = CashOutSerializer
     pagination_class = DefaultCursorPagination
-    parser_classes = [_DecimalJSONParser]
+    parser_classes = JSON_ONLY
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -459,7 +459,7 @@ class CashOutDetailView(APIView):
 
 
 class CashOutQuoteView(APIView):
-    parser_classes = [_DecimalJSONParser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         summary="Quote a cash-out",

@@ -9,18 +9,13 @@ retry after a late failure moves nothing twice.
 
 from __future__ import annotations
 
-import codecs
 from decimal import Decimal
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.utils import json
 from rest_framework.views import APIView
 
 from core.api import DefaultCursorPagination
@@ -39,6 +34,7 @@ from ..services.send import (
     payment_send,
     safety_delay_for,
 )
+from .parsers import JSON_ONLY, PARSERS
 
 TAG = "wallet"
 
@@ -69,19 +65,6 @@ _IDEMPOTENCY_OPTIONAL = OpenApiParameter(
     required=False,
     description="Optional: makes a retry replay the first answer.",
 )
-
-
-class ExactJSONParser(JSONParser):
-    """JSON whose numbers with a fraction or exponent become ``Decimal``, never ``float`` (no float touches money)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", "utf-8")
-        try:
-            decoded = codecs.getreader(encoding)(stream)
-            constant = json.strict_constant if api_settings.STRICT_JSON else None
-            return json.load(decoded, parse_float=Decimal, parse_constant=constant)
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
 
 
 def _decimal_text(amount_minor: int, currency: str) -> str:
@@ -295,7 +278,11 @@ def _amount(data: dict, errors: dict):
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         errors["amount"] = ['A decimal string like "12.34".']
         return None
-    return value if isinstance(value, str) else str(value)  # numbers go through the same text rules
+    text = value if isinstance(value, str) else str(value)  # numbers go through the same text rules
+    if not text.isascii():  # "١٢" or "৪" (a Bengali 4 that reads as 8): only ASCII digits are money here
+        errors["amount"] = ['A decimal string like "12.34", in ASCII digits.']
+        return None
+    return text
 
 
 def _money(text: str, currency: str) -> Money:
@@ -341,7 +328,7 @@ class WalletView(APIView):
 class PaymentListView(generics.ListAPIView):
     serializer_class = PaymentSerializer
     pagination_class = DefaultCursorPagination
-    parser_classes = [ExactJSONParser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         summary="List your payments",
@@ -428,6 +415,7 @@ class PaymentDetailView(APIView):
 
 
 class _PaymentActionView(APIView):
+    parser_classes = PARSERS  # the body is not read; a malformed one is still a 400
     action_name = ""
     only_message = ""
 
@@ -496,7 +484,7 @@ class PaymentCancelView(_PaymentActionView):
 
 
 class FxQuoteView(APIView):
-    parser_classes = [ExactJSONParser]
+    parser_classes = JSON_ONLY
 
     @extend_schema(
         summary="Quote a currency conversion",
@@ -548,7 +536,8 @@ class PeopleView(APIView):
         tags=[TAG],
     )
     def get(self, request):
-        found = people_search(request.user, request.query_params.get("q"))
+        # NUL is dropped: PostgreSQL refuses it in a query (a 500, not "no one found").
+        found = people_search(request.user, (request.query_params.get("q") or "").replace("\x00", ""))
         return Response({"results": PersonSerializer(found, many=True, context={"request": request}).data})
 
 

@@ -45,6 +45,7 @@ from ..services.requests import (
 )
 from ..services.send import NOTE_MAX_LENGTH
 from ..services.tips import tip_send
+from .parsers import PARSERS
 from .payments import PaymentSerializer, PersonSerializer
 
 TAGS = ["requests"]
@@ -111,6 +112,9 @@ def _money(amount: str, currency: str | None, *, user, amount_field: str = "amou
         currency = check_currency(currency)
     except DomainError as error:
         raise ValidationFailed(error.message, code=error.code, fields={"currency": ["Not supported."]}) from None
+    if not amount.isascii():  # "١٢" or "৪" (a Bengali 4 that reads as 8): only ASCII digits are money here
+        message = 'Enter an amount in ASCII digits, like "12.50".'
+        raise ValidationFailed(message, code="invalid_amount", fields={amount_field: [message]})
     try:
         return Money.parse(amount, currency)
     except DomainError as error:
@@ -221,6 +225,7 @@ class RequestCreateSerializer(serializers.Serializer):
 
 
 class RequestListCreateView(APIView):
+    parser_classes = PARSERS
     pagination_class = DefaultCursorPagination
 
     @extend_schema(
@@ -286,6 +291,8 @@ class RequestDetailView(APIView):
 
 
 class RequestPayView(APIView):
+    parser_classes = PARSERS
+
     @extend_schema(
         operation_id="requests_pay",
         summary="Pay a request you were sent",
@@ -318,7 +325,7 @@ def _action_view(name: str, action, summary: str, description: str):
     def post(self, request: Request, pk: int) -> Response:
         return Response(_requests_out(action(request.user, request=pk), request, many=False))
 
-    return type(f"Request{name.title()}View", (APIView,), {"post": post})
+    return type(f"Request{name.title()}View", (APIView,), {"post": post, "parser_classes": PARSERS})
 
 
 RequestDeclineView = _action_view(
@@ -417,8 +424,14 @@ class SplitCreateSerializer(serializers.Serializer):
     )
     include_me = StrictBooleanField(required=False, default=True, help_text="Count yourself as one share.")
 
+    def validate_shares(self, shares):
+        if shares and not all(amount.isascii() for amount in shares.values()):
+            raise serializers.ValidationError('Amounts are in ASCII digits, like "12.50".')
+        return shares
+
 
 class SplitListCreateView(APIView):
+    parser_classes = PARSERS
     pagination_class = DefaultCursorPagination
 
     @extend_schema(
@@ -491,6 +504,8 @@ class TipCreateSerializer(serializers.Serializer):
 
 
 class TipCreateView(APIView):
+    parser_classes = PARSERS
+
     @extend_schema(
         operation_id="tips_create",
         summary="Tip a creator",

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.errors import Unprocessable, ValidationFailed
-from core.money import CURRENCIES, Money, check_currency, minor_units
+from core.money import CURRENCIES, MAX_AMOUNT_MINOR, InvalidAmount, Money, check_currency, minor_units
 
 from ..models import FxRate
 
@@ -93,6 +93,10 @@ def fx_mid_rate(base: str, quote: str) -> tuple[Decimal, datetime | None]:
     raise FxUnavailable(f"We have no exchange rate from {base} to {quote} yet.")
 
 
+# A payment records its applied rate in a NUMERIC(24, 12) column: at most 12 digits before the point.
+MAX_APPLIED_RATE = Decimal(10) ** 12
+
+
 def fx_quote(*, send: Money, to_currency: str) -> FxQuote:
     """Quote converting ``send`` into ``to_currency`` with the spread. Same currency: no conversion, no spread."""
     to_currency = check_currency(to_currency)
@@ -101,9 +105,18 @@ def fx_quote(*, send: Money, to_currency: str) -> FxQuote:
     mid, as_of = fx_mid_rate(send.currency, to_currency)
     spread = Decimal(settings.FX_SPREAD)
     rate = mid * (Decimal(1) - spread)
+    if not Decimal("1e-12") <= rate < MAX_APPLIED_RATE:  # Payment.fx_rate is NUMERIC(24, 12)
+        raise FxUnavailable(f"The exchange rate from {send.currency} to {to_currency} is out of range.")
     exact = send.decimal * rate
-    received = exact.quantize(Decimal(1).scaleb(-minor_units(to_currency)), rounding=ROUND_DOWN)
-    received_minor = int(received.scaleb(minor_units(to_currency)))
+    places = minor_units(to_currency)
+    # Checked before rounding: an absurd product would overflow the decimal context, and
+    # anything above MAX_AMOUNT_MINOR would overflow the columns.
+    if exact > Decimal(MAX_AMOUNT_MINOR).scaleb(-places):
+        raise InvalidAmount(
+            f"{send} would arrive as more than any wallet can hold.", fields={"amount": ["The amount is too large."]}
+        )
+    received = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    received_minor = int(received.scaleb(places))
     if received_minor <= 0:
         raise AmountTooSmallToConvert(
             f"{send} is too small to convert to {to_currency}.", fields={"amount": ["Too small to convert."]}

@@ -31,6 +31,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from accounts.selectors import blocked_ids
+from accounts.social import BlockedError
 from compliance.errors import STATUS_URL, AccountFrozen
 from compliance.selectors import active_freeze
 from core.db import retry_on_conflict
@@ -89,6 +91,10 @@ def _check_text(value: object, *, field: str, label: str, max_length: int, requi
         value = ""
     if not isinstance(value, str):
         raise ValidationFailed(f"The {label} must be text.", fields={field: ["Must be text."]})
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it here, not with a 500
+        raise ValidationFailed(
+            f"The {label} contains a character that is not allowed.", fields={field: ["Invalid character."]}
+        )
     value = value.strip()
     if required and not value:
         raise ValidationFailed(f"Enter a {label}.", fields={field: ["Required."]})
@@ -186,6 +192,11 @@ def people_resolve(actor, people: object, *, field: str, myself_message: str) ->
         if user.pk in seen:
             raise PayerInvalid(f"@{user.handle} is listed twice.", fields={field: [f"@{user.handle} twice."]})
         seen.add(user.pk)
+    blocked = blocked_ids(actor).all & seen
+    if blocked:
+        # Never say who blocked whom: the same words either way.
+        names = ", ".join(f"@{u.handle}" for u in resolved if u.pk in blocked)
+        raise BlockedError(f"You can't ask {names} for money.")
     return resolved
 
 
@@ -251,8 +262,13 @@ def _pk(value: object) -> int:
 
 def _locked(request: PaymentRequest | int, user) -> PaymentRequest:
     """The request row locked for update, if ``user`` is its payer or requester; else NotFound."""
+    # of=("self",): lock the request row only, not the joined user rows (PostgreSQL would lock
+    # them FOR UPDATE too, blocking every insert that references either person).
     locked = (
-        PaymentRequest.objects.select_for_update().select_related("requester", "payer").filter(pk=_pk(request)).first()
+        PaymentRequest.objects.select_for_update(of=("self",))
+        .select_related("requester", "payer")
+        .filter(pk=_pk(request))
+        .first()
     )
     if locked is None or user.pk not in (locked.requester_id, locked.payer_id):
         raise NotFound("That request does not exist.", code="request_not_found")

@@ -14,7 +14,9 @@ Ledger shape of a payment:
   is posted on release, or voided on cancel or rejection.
 
 Lock order (no deadlocks): the sender's compliance row (limits), then the
-payment row, then ledger accounts (ascending ids, inside the ledger).
+payment row (that row only, not its users'), then ledger accounts in ascending
+id order — inside the ledger, or all four at once first when a conversion's two
+legs are posted or reversed by two ledger calls (``_lock_accounts_of``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,20 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.selectors import is_blocked_between
+from accounts.social import BlockedError
 from compliance import services as compliance
 from core.db import retry_on_conflict
 from core.errors import Conflict, IdempotencyKeyReused, NotFound, NotPermitted, ValidationFailed
-from core.money import Money, format_money
-from ledger.models import AccountKind, Transfer
+from core.money import Money, check_amount_minor, format_money
+from ledger.models import Account, AccountKind, Transfer, TransferState
 from ledger.services import (
+    HoldExpired,
+    HoldNotPending,
     InsufficientFunds,
     TransferSpec,
     hold_create,
+    hold_expire,
     hold_post,
     hold_void,
     system_account,
@@ -89,6 +96,14 @@ class PaymentNotReturnable(Conflict):
 class PaymentNotCancellable(Conflict):
     code = "payment_not_cancellable"
     default_message = "Only a payment that is still arriving can be cancelled."
+
+
+class PaymentHoldLapsed(Conflict):
+    code = "payment_hold_lapsed"
+    default_message = (
+        "The hold on this payment lapsed before it was decided, so the money went back to the sender; "
+        "it can no longer be approved."
+    )
 
 
 # --- Reads used by the confirm step ---------------------------------------------------
@@ -160,6 +175,9 @@ def recipient_resolve(sender, to) -> object:
         raise RecipientInvalid("That person cannot receive money.", fields={"to": ["Unknown person."]})
     if recipient.pk == sender.pk:
         raise RecipientInvalid("You cannot pay yourself.", fields={"to": ["That is you."]})
+    if is_blocked_between(sender, recipient):
+        # Never say who blocked whom: the same words either way.
+        raise BlockedError(f"You can't pay @{recipient.handle}.", fields={"to": ["Blocked."]})
     return recipient
 
 
@@ -168,6 +186,10 @@ def _check_note(note: object) -> str:
         return ""
     if not isinstance(note, str):
         raise ValidationFailed("The note must be text.", fields={"note": ["Must be text."]})
+    if "\x00" in note:  # PostgreSQL text cannot hold NUL: refuse it here, not with a 500
+        raise ValidationFailed(
+            "The note contains a character that is not allowed.", fields={"note": ["Invalid character."]}
+        )
     note = note.strip()
     if len(note) > NOTE_MAX_LENGTH:
         raise ValidationFailed(
@@ -177,11 +199,29 @@ def _check_note(note: object) -> str:
     return note
 
 
+def _check_amount(amount: object) -> Money:
+    """A positive, bounded Money (``Money`` itself allows zero, negatives and absurd values)."""
+    if not isinstance(amount, Money):
+        raise ValidationFailed("Enter an amount.", fields={"amount": ["Required."]})
+    try:
+        check_amount_minor(amount.amount)
+    except ValidationFailed as error:
+        raise type(error)(error.message, code=error.code, fields={"amount": [error.message]}) from None
+    return amount
+
+
+def _check_idempotency_key(key: object) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key.strip() or len(key) > 200:
+        raise ValidationFailed("An idempotency key is 1–200 characters.", code="invalid_idempotency_key")
+    return key
+
+
 def payment_quote(sender, *, to, amount: Money) -> PaymentQuote:
     """What paying ``amount`` to ``to`` would do, without doing it (no fee on wallet payments)."""
     recipient = recipient_resolve(sender, to)
-    if not isinstance(amount, Money):
-        raise ValidationFailed("Enter an amount.", fields={"amount": ["Required."]})
+    amount = _check_amount(amount)
     fx = fx_quote(send=amount, to_currency=recipient.home_currency)
     return PaymentQuote(
         sender=sender,
@@ -290,7 +330,9 @@ def _hold(payment: Payment, *, timeout: timedelta, ledger_key: str) -> None:
 
 
 def _insufficient_message(sender, amount: Money) -> str:
-    available = wallet_account(sender, amount.currency).available
+    # A read: a refused payment must not open a wallet account as a side effect.
+    account = Account.objects.filter(owner=sender, kind=AccountKind.WALLET, currency=amount.currency).first()
+    available = max(account.available, 0) if account else 0
     return (
         f"You have {format_money(available, amount.currency)} available in {amount.currency}; "
         f"{amount} is more than that. Add money first."
@@ -321,8 +363,8 @@ def payment_send(
     """
     recipient = recipient_resolve(sender, to)
     note = _check_note(note)
-    if not isinstance(amount, Money):
-        raise ValidationFailed("Enter an amount.", fields={"amount": ["Required."]})
+    amount = _check_amount(amount)
+    idempotency_key = _check_idempotency_key(idempotency_key)
     request_hash = _request_hash(
         to=recipient.pk,
         amount=amount.amount,
@@ -442,12 +484,35 @@ def _announce_sent(payment: Payment, *, notify_recipient: bool = True) -> None:
 
 def _locked(payment: Payment | int) -> Payment:
     pk = payment.pk if isinstance(payment, Payment) else payment
-    if isinstance(pk, bool) or not isinstance(pk, int):
+    if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
         raise NotFound("That payment does not exist.", code="payment_not_found")
-    locked = Payment.objects.select_for_update().select_related("sender", "recipient").filter(pk=pk).first()
+    # ``of=("self",)``: lock the payment row only. Without it PostgreSQL also locks the joined
+    # sender and recipient user rows FOR UPDATE, which blocks every insert that references
+    # them (notifications, other payments, ledger transfers) and can deadlock with the ledger.
+    locked = Payment.objects.select_for_update(of=("self",)).select_related("sender", "recipient").filter(pk=pk).first()
     if locked is None:
         raise NotFound("That payment does not exist.", code="payment_not_found")
     return locked
+
+
+def _lock_accounts_of(payment: Payment) -> None:
+    """Lock every ledger account a conversion's follow-up postings touch, in ascending id order.
+
+    A conversion is settled or undone with two ledger calls (one per currency), each of
+    which locks only its own pair of accounts: two opposite conversions settled at once
+    would take the pairs in opposite orders and deadlock. Locking all four first, in the
+    ledger's order (DESIGN §3), keeps the order global; the ledger's own locks are then
+    already ours. Same-currency payments need one ledger call, which orders its own locks.
+    """
+    if not payment.is_fx:
+        return
+    ids = {
+        wallet_account(payment.sender, payment.currency).pk,
+        wallet_account(payment.recipient, payment.received_currency).pk,
+        system_account(AccountKind.FX_POOL, payment.currency).pk,
+        system_account(AccountKind.FX_POOL, payment.received_currency).pk,
+    }
+    list(Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 
 def _reopen_request(payment: Payment) -> None:
@@ -477,6 +542,7 @@ def payment_return(user, *, payment: Payment | int) -> Payment:
         if payment.status != PaymentStatus.COMPLETED:
             raise PaymentNotReturnable()
         key = f"payment:{payment.pk}:return"
+        _lock_accounts_of(payment)
         try:
             transfer_reverse(
                 initiator=user, transfer=payment.credit_transfer_id, kind="return", idempotency_key=f"{key}:in"
@@ -506,10 +572,35 @@ def payment_return(user, *, payment: Payment | int) -> Payment:
 # --- Delayed and held payments ----------------------------------------------------------
 
 
+def _hold_posted(payment: Payment) -> bool:
+    return Transfer.objects.filter(pending_id=payment.hold_id, state=TransferState.POSTED).exists()
+
+
 def _release(payment: Payment, *, actor=None, message: str = "") -> Payment:
-    """Post a held payment's money (caller holds the payment's lock and owns the transaction)."""
+    """Post a held payment's money (caller holds the payment's lock and owns the transaction).
+
+    If the hold lapsed first (its timeout passed, or the ledger's generic expiry already
+    released it — e.g. the beat was down), nothing can be posted any more: a delayed
+    payment is then cancelled (money back, limit released, request reopened), and a
+    review approval is refused with PaymentHoldLapsed (the review's own expiry rejects it).
+    """
     key = f"payment:{payment.pk}:release"
-    hold_post(initiator=actor or payment.sender, hold=payment.hold_id, idempotency_key=key)
+    _lock_accounts_of(payment)
+    try:
+        hold_post(initiator=actor or payment.sender, hold=payment.hold_id, idempotency_key=key)
+    except (HoldExpired, HoldNotPending):
+        if _hold_posted(payment):
+            raise
+        if payment.status == PaymentStatus.IN_REVIEW:
+            raise PaymentHoldLapsed() from None
+        hold_expire(hold=payment.hold_id)  # past its timeout but not yet released: release it now
+        _void(
+            payment,
+            status=PaymentStatus.CANCELLED,
+            message="The safety delay's hold lapsed before it could be released; the money stayed with the sender.",
+        )
+        notify(payment.sender, kind="payment.rejected", data=payment_summary(payment))
+        return payment
     if payment.is_fx:
         leg = transfer_post(
             initiator=actor or payment.sender,
@@ -536,7 +627,16 @@ def _release(payment: Payment, *, actor=None, message: str = "") -> Payment:
 
 
 def _void(payment: Payment, *, status: str, actor=None, message: str = "") -> Payment:
-    hold_void(initiator=actor or payment.sender, hold=payment.hold_id, idempotency_key=f"payment:{payment.pk}:void")
+    """Give a held payment's money back to the sender (caller holds the lock, owns the transaction).
+
+    A hold the ledger already expired has nothing left to void: that is fine, the money is
+    back already; the payment still ends ``status`` with its limit released.
+    """
+    try:
+        hold_void(initiator=actor or payment.sender, hold=payment.hold_id, idempotency_key=f"payment:{payment.pk}:void")
+    except HoldNotPending:
+        if _hold_posted(payment):  # never pretend posted money went back
+            raise
     compliance.limit_release(reference=f"payment:{payment.pk}")
     _reopen_request(payment)
     payment.status = status
@@ -563,7 +663,10 @@ def payment_cancel(user, *, payment: Payment | int) -> Payment:
 
 @retry_on_conflict
 def payment_release(payment: Payment | int, *, now=None) -> Payment | None:
-    """Post a delayed payment whose safety delay is over. System call; safe to repeat (None: nothing to do)."""
+    """Post a delayed payment whose safety delay is over. System call; safe to repeat (None: nothing to do).
+
+    Returns the payment: completed, or cancelled when its hold lapsed before release.
+    """
     moment = now or timezone.now()
     with transaction.atomic():
         try:
@@ -586,7 +689,8 @@ def payments_release_due(*, now=None, limit: int = 500) -> int:
     released = 0
     for pk in ids:
         try:
-            if payment_release(pk, now=moment) is not None:
+            result = payment_release(pk, now=moment)
+            if result is not None and result.status == PaymentStatus.COMPLETED:
                 released += 1
         except Exception:  # one bad row must not stop the others; it is retried next run
             logger.exception("could not release payment %s", pk)
@@ -602,9 +706,15 @@ def payment_review_decide(*, subject: str, approved: bool, actor=None) -> Paymen
     prefix, _, raw_id = subject.partition(":")
     if prefix != "payment" or not raw_id.isdigit():
         return None
-    payment = _locked(int(raw_id))
+    try:
+        payment = _locked(int(raw_id))
+    except NotFound:  # nothing of ours to act on: let the decision stand
+        return None
     if payment.status != PaymentStatus.IN_REVIEW:
         return None
+    if approved and actor is not None and getattr(actor, "pk", None) in (payment.sender_id, payment.recipient_id):
+        # Maker-checker means nothing if staff may approve money going to themselves.
+        raise NotPermitted("You cannot approve a payment to or from yourself.", code="own_record")
     if approved:
         return _release(payment, actor=actor, message="Approved after review.")
     message = "Rejected after review." if actor else "The review deadline passed; the money went back."
@@ -615,6 +725,8 @@ def payment_review_decide(*, subject: str, approved: bool, actor=None) -> Paymen
 def payment_for_user(user, payment_id) -> Payment:
     """A payment the user sent or received, else NotFound (never reveals other people's payments)."""
     try:
+        if isinstance(payment_id, (bool, float)):
+            raise TypeError
         pk = int(payment_id)
     except (TypeError, ValueError):
         raise NotFound("That payment does not exist.", code="payment_not_found") from None
@@ -629,6 +741,7 @@ def payment_for_user(user, payment_id) -> Payment:
 __all__ = [
     "OPEN_STATUSES",
     "NotPermitted",
+    "PaymentHoldLapsed",
     "PaymentNotCancellable",
     "PaymentNotReturnable",
     "PaymentQuote",

@@ -19,7 +19,7 @@ from notifications.models import register_kind
 from notifications.services import event_publish, notify
 
 from ..models import Payment, PaymentEvent, PaymentStatus
-from .send import _locked, payment_summary
+from .send import _lock_accounts_of, _locked, payment_summary
 
 REASON_MAX_LENGTH = 300
 STAFF_REVERSAL_KIND = "staff_reversal"
@@ -83,6 +83,7 @@ def payment_reverse_by_staff(staff, *, payment: Payment | int, reason: str) -> P
             )
         key = f"payment:{payment.pk}:staff_reversal"
         meta = {"payment": payment.pk, "staff": staff.pk}
+        _lock_accounts_of(payment)  # both legs' accounts at once, ascending (no deadlocks)
         try:
             transfer_reverse(
                 initiator=staff,

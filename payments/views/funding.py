@@ -23,7 +23,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, NotFound
@@ -112,6 +112,7 @@ def _cards_page(request, form, *, status: int = 200):
     )
 
 
+@sensitive_variables("data")
 @sensitive_post_parameters("number", "cvc")
 @login_required
 @require_http_methods(["GET", "POST"])

@@ -48,6 +48,7 @@ from ..services.requests import (
 )
 from ..services.send import payment_for_user, payment_quote
 from ..services.tips import tip_send, tip_target_check
+from .wallet import send_precheck
 
 PAGE_SIZE = 20
 TABS = ("incoming", "outgoing")
@@ -115,7 +116,9 @@ def request_list(request):
     page = paginator.get_page(request.GET.get("page"))
     rows = list(page.object_list)
     _decorate(rows, request.user, now)
-    context = {"tab": tab, "page": page, "rows": rows, "now": now}
+    # Where the row buttons come back to: this page, never the ?fragment=1 of a live reload.
+    here = f"{reverse('payments:requests')}?tab={tab}&page={page.number}"
+    context = {"tab": tab, "page": page, "rows": rows, "now": now, "here": here}
     if request.GET.get("fragment"):
         return render(request, "payments/requests/_list.html", context)
     context["open_incoming"] = PaymentRequest.objects.filter(
@@ -194,14 +197,17 @@ def request_pay_view(request, pk: int):
             )
             return redirect(f"{reverse('payments:requests')}?tab=incoming")
     quote = None
+    blocked = False
     if row.is_open:
         try:
             sending_allowed_check(user)  # say so before the confirm step, not after
             quote = payment_quote(user, to=row.requester, amount=Money(row.amount, row.currency))
+            send_precheck(user, quote.send)  # not enough money or over the limit: say so before confirming
         except DomainError as exc:
             error = error or exc
             status = status if status != 200 else exc.status
-    context = {"row": row, "error": error, **_quote_context(quote)}
+            blocked = True  # the facts stay in view; the Pay button waits until this is fixed
+    context = {"row": row, "error": error, "blocked": blocked, **_quote_context(quote)}
     return render(request, "payments/requests/pay_confirm.html", context, status=status)
 
 
@@ -375,13 +381,14 @@ def split_detail(request, pk: int):
 
 def _creator_or_404(handle: str):
     User = get_user_model()
-    creator = User.objects.filter(handle=(handle or "").strip().lower()[:64], is_active=True).first()
+    handle = (handle or "").strip().lower()[:64]
+    creator = None if "\x00" in handle else User.objects.filter(handle=handle, is_active=True).first()
     if creator is None:
         raise Http404("There is no one with that handle.")
     return creator
 
 
-def _tip_render(request, creator, form, *, quote=None, key=None, status=200, error=None):
+def _tip_render(request, creator, form, *, quote=None, key=None, status=200, error=None, blocked=""):
     template = "payments/requests/tip_confirm.html" if quote is not None else "payments/requests/tip.html"
     context = {
         "creator": creator,
@@ -389,6 +396,7 @@ def _tip_render(request, creator, form, *, quote=None, key=None, status=200, err
         "key": key,
         "error": error,
         "is_self": creator.pk == request.user.pk,
+        "blocked": blocked,
         **_quote_context(quote),
     }
     return render(request, template, context, status=status)
@@ -402,7 +410,13 @@ def tip_page(request, handle: str):
     currency = request.user.home_currency
     if request.method == "GET":
         form = TipForm(currency=currency, initial={"target": request.GET.get("target", "profile")[:64]})
-        return _tip_render(request, creator, form)
+        blocked = ""
+        if creator.pk != request.user.pk:
+            try:
+                sending_allowed_check(request.user)  # frozen or unverified: say so now, not after the form
+            except DomainError as error:
+                blocked = error.message
+        return _tip_render(request, creator, form, blocked=blocked)
     form = TipForm(request.POST, currency=currency)
     if creator.pk == request.user.pk:
         form.is_valid()
@@ -414,6 +428,7 @@ def tip_page(request, handle: str):
         tip_target_check(form.cleaned_data["target"])
         sending_allowed_check(request.user)  # say so before the confirm step, not after
         quote = payment_quote(request.user, to=creator, amount=form.cleaned_data["money"])
+        send_precheck(request.user, quote.send)
     except DomainError as error:
         add_domain_error(form, error, field_map={"to": "amount"})
         return _tip_render(request, creator, form, status=error.status)

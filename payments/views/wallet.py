@@ -23,8 +23,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compliance import services as compliance
-from compliance.models import ReviewReason
-from compliance.selectors import account_status
+from compliance.errors import LimitExceeded
+from compliance.models import ReviewReason, Tier
+from compliance.selectors import TIER_WEEKLY_LIMITS, account_status, usd
 from core.errors import DomainError, NotFound
 from core.idempotency import idempotent, new_key
 from core.money import format_money
@@ -33,6 +34,7 @@ from ledger.services import InsufficientFunds
 from ..forms import SendForm, WalletSettingsForm
 from ..models import PaymentStatus, SafetyDelay
 from ..selectors import Filter, activity_feed, payment_visible_to, people_search, wallet_available, wallet_balances
+from ..services.fx import usd_equivalent
 from ..services.send import (
     payment_cancel,
     payment_for_user,
@@ -57,11 +59,16 @@ def rate_text(rate: Decimal | None) -> str:
 # --- Wallet page ----------------------------------------------------------------------
 
 
+def _search_text(request) -> str:
+    """``?q=`` without NUL characters (PostgreSQL refuses them in a query: a 500, not "no results")."""
+    return (request.GET.get("q") or "").replace("\x00", "")
+
+
 def _wallet_context(request) -> dict:
     page = activity_feed(
         request.user,
         feed_filter=request.GET.get("filter", Filter.ALL),
-        query=request.GET.get("q"),
+        query=_search_text(request),
         cursor=request.GET.get("cursor"),
     )
     return {
@@ -208,13 +215,14 @@ def payment_cancel_view(request, pk: int):
 # --- Send -----------------------------------------------------------------------------------
 
 
-def _send_form_response(request, form, *, status: int = 200):
-    return render(
-        request,
-        "payments/wallet/send.html",
-        {"form": form, "status": account_status(request.user)},
-        status=status,
-    )
+def _send_form_response(request, form, *, status: int = 200, error: DomainError | None = None):
+    context = {
+        "form": form,
+        "status": account_status(request.user),
+        # "Add money first" comes with the way to do it.
+        "suggest_add_money": error is not None and error.code == "insufficient_funds",
+    }
+    return render(request, "payments/wallet/send.html", context, status=status)
 
 
 def _prefill(request) -> dict:
@@ -240,6 +248,39 @@ def _insufficient(user, money) -> DomainError | None:
         f"{money} is more than that. Add money first.",
         fields={"amount": ["Not enough money."]},
     )
+
+
+def _over_limit(user, money) -> DomainError | None:
+    """Refuse early, on the first form, a payment over the 7-day limit (``limit_reserve`` checks again).
+
+    Without this the person only learns it after pressing "Send" on the confirm step.
+    """
+    status = compliance.limit_status(user)
+    if status.tier < Tier.DETAILS:
+        return None  # sending_allowed_check already says what to do
+    try:
+        needed = usd_equivalent(money.amount, money.currency)
+    except DomainError:
+        return None  # no rate: the quote says so
+    if needed <= status.remaining:
+        return None
+    message = (
+        f"This payment counts as {usd(needed)} against your 7-day sending limit of {status.limit_display}, "
+        f"and you have {status.remaining_display} left."
+    )
+    next_limit = TIER_WEEKLY_LIMITS[Tier.DOCUMENT]
+    if status.tier == Tier.DETAILS and not status.overridden and status.limit < next_limit:
+        message += f" Verify your identity with a document to raise your limit to {usd(next_limit)}."
+    else:
+        message += " Send a smaller amount, or wait until earlier payments leave the 7-day window."
+    return LimitExceeded(message, fields={"amount": [f"{status.remaining_display} left of your 7-day limit."]})
+
+
+def send_precheck(user, money) -> None:
+    """Raise what sending ``money`` would surely be refused for (funds, 7-day limit), before the confirm step."""
+    problem = _insufficient(user, money) or _over_limit(user, money)
+    if problem:
+        raise problem
 
 
 @login_required
@@ -272,12 +313,10 @@ def send_confirm(request):
     try:
         compliance.sending_allowed_check(request.user)
         quote = payment_quote(request.user, to=data["to"], amount=data["money"])
-        problem = _insufficient(request.user, data["money"])
-        if problem:
-            raise problem
+        send_precheck(request.user, data["money"])
     except DomainError as error:
         form.add_domain_error(error)
-        return _send_form_response(request, form, status=error.status)
+        return _send_form_response(request, form, status=error.status, error=error)
     recipient = quote.recipient
     delay = quote.arrives_after
     return render(
@@ -339,7 +378,7 @@ def send_submit(request):
         )
     except DomainError as error:
         form.add_domain_error(error)
-        return _send_form_response(request, form, status=error.status)
+        return _send_form_response(request, form, status=error.status, error=error)
     amount = format_money(payment.amount, payment.currency)
     if payment.status == PaymentStatus.ARRIVING:
         messages.success(
@@ -386,8 +425,9 @@ def wallet_settings(request):
 @require_GET
 def people(request):
     """Autocomplete for the "To" field: an HTML fragment of at most 8 people (escaped by the template)."""
-    found = people_search(request.user, request.GET.get("q"))
-    return render(request, "payments/wallet/_people.html", {"people": found, "query": request.GET.get("q", "")})
+    query = _search_text(request)
+    found = people_search(request.user, query)
+    return render(request, "payments/wallet/_people.html", {"people": found, "query": query})
 
 
 urlpatterns = [
