@@ -106,6 +106,8 @@ class Money:
         if value > Decimal(MAX_AMOUNT_MINOR).scaleb(-places):
             raise InvalidAmount("The amount is too large.")
         if value != value.quantize(Decimal(1).scaleb(-places)):
+            if places == 0:
+                raise InvalidAmount(f"{currency} amounts are whole numbers, with no decimals.")
             raise InvalidAmount(f"{currency} amounts have at most {places} decimal places.")
         minor = int(value.scaleb(places).to_integral_value(rounding=ROUND_HALF_EVEN))
         return cls(check_amount_minor(minor), currency)

@@ -19,7 +19,7 @@ of a conversation the caller is not an active member of is a 404, never a 403.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import F
 from django.urls import path
@@ -265,8 +265,11 @@ class InboxCursorPagination(DefaultCursorPagination):
         cursor = super().decode_cursor(request)
         if cursor is not None and cursor.position is not None:
             try:
-                datetime.fromisoformat(cursor.position)
-            except ValueError:
+                moment = datetime.fromisoformat(cursor.position)
+                # A forged offset ("0001-01-01 00:00:00+23:59") would overflow in the query: a 500.
+                if not 1 < moment.year < 9999 or abs(moment.utcoffset() or timedelta(0)) > timedelta(hours=14):
+                    raise ValueError("out of range")
+            except (ValueError, OverflowError):
                 raise exceptions.NotFound(self.invalid_cursor_message) from None
         return cursor
 

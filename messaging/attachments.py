@@ -274,7 +274,7 @@ def attachment_for(user, pk) -> Attachment:
     Anything else — no such id, another conversation, a deleted message, a hidden
     1:1 thread — is ``AttachmentNotFound`` (404), never "forbidden".
     """
-    if isinstance(pk, str) and pk.isdigit():
+    if isinstance(pk, str) and pk.isascii() and pk.isdigit() and len(pk) <= 19:
         pk = int(pk)
     if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
         raise AttachmentNotFound()

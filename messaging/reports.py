@@ -145,7 +145,7 @@ def may_decide_reports(user) -> bool:
 
 def _report(value, *, lock: bool = False) -> Report:
     pk = getattr(value, "pk", value)
-    if isinstance(pk, str) and pk.isdigit():
+    if isinstance(pk, str) and pk.isascii() and pk.isdigit() and len(pk) <= 19:
         pk = int(pk)
     if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
         raise ReportNotFound()

@@ -71,7 +71,7 @@ class MessagingNotAllowed(NotPermitted):
 
 def _pk(value, error: type[NotFound]) -> int:
     pk = getattr(value, "pk", value)
-    if isinstance(pk, str) and pk.isdigit():
+    if isinstance(pk, str) and pk.isascii() and pk.isdigit() and len(pk) <= 19:
         pk = int(pk)
     if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
         raise error()
@@ -187,8 +187,26 @@ def message_serialize(message: Message) -> dict:
     }
 
 
+def _audience(conversation_id: int) -> list[int]:
+    """The active members who see the conversation: in a 1:1, not someone who blocked the other
+    person (the thread is hidden from them, so none of its events may reach them either)."""
+    members = active_member_ids(conversation_id)
+    pair_key = (
+        Conversation.objects.filter(pk=conversation_id, kind=ConversationKind.DIRECT)
+        .values_list("pair_key", flat=True)
+        .first()
+    )
+    if pair_key:
+        pair = [int(part) for part in pair_key.split(":")]
+        blockers = set(
+            Block.objects.filter(blocker_id__in=pair, blocked_id__in=pair).values_list("blocker_id", flat=True)
+        )
+        members = [user_id for user_id in members if user_id not in blockers]
+    return members
+
+
 def _publish(conversation_id: int, type: str, data: dict, *, id: int | None = None, exclude: int | None = None) -> None:
-    for user_id in active_member_ids(conversation_id):
+    for user_id in _audience(conversation_id):
         if user_id != exclude:
             event_publish(user_id=user_id, type=type, data=data, id=id)
 
@@ -215,7 +233,9 @@ def _resolve_user(value):
         user = value
     elif isinstance(value, str):
         handle = value.strip().removeprefix("@").lower()
-        user = User.objects.filter(handle=handle).first() if handle else None
+        # A NUL can't be in a handle (and PostgreSQL would refuse the query: a 500).
+        user = User.objects.filter(handle=handle).first() if handle and "\x00" not in handle else None
+        handle = handle.replace("\x00", "")
         if user is None:
             raise ValidationFailed(f"There is no one called @{handle[:30]}.", code="unknown_user")
     else:
@@ -578,17 +598,43 @@ def message_delete(user, *, message) -> Message:
     return found
 
 
+# Characters that only modify or join emoji: alone they are not a reaction.
+_EMOJI_JOINERS = "\u200d\ufe0e\ufe0f"
+_KEYCAP = "\u20e3"
+_KEYCAP_BASES = "0123456789#*"
+
+
+def _is_emoji_modifier(char: str) -> bool:
+    code = ord(char)
+    return (
+        char in _EMOJI_JOINERS
+        or char == _KEYCAP
+        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+        or 0xE0020 <= code <= 0xE007F  # tag characters (subdivision flags)
+    )
+
+
 def _check_emoji(emoji: object) -> str:
+    """One emoji (sequence): at least one pictographic symbol, plus only joiners, variation
+    selectors, skin tones, tags and keycaps. Letters, ASCII punctuation (``^``), combining
+    accents and invisible format characters (``\u200b``, ``\u202e``) on their own are refused."""
     if not isinstance(emoji, str):
         raise ValidationFailed("Choose an emoji.", fields={"emoji": ["Required."]})
     emoji = emoji.strip()
     if not emoji or len(emoji) > EMOJI_MAX_LENGTH:
         raise ValidationFailed("Choose an emoji.", fields={"emoji": ["Not an emoji."]})
-    for char in emoji:
-        category = unicodedata.category(char)
-        # Emoji are symbols (So/Sk), with joiners (Cf), variation selectors and skin tones (Mn/Sk).
-        if category not in ("So", "Sk", "Cf", "Mn", "Me") and char not in "\u200d\ufe0f":
+    pictographic = False
+    for index, char in enumerate(emoji):
+        if (
+            unicodedata.category(char) == "So"
+            or char in "\u2139\u24c2"
+            or (char in _KEYCAP_BASES and emoji[index + 1 : index + 3] in (_KEYCAP, "\ufe0f" + _KEYCAP))
+        ):  # ℹ and Ⓜ are letters in Unicode
+            pictographic = True
+        elif not _is_emoji_modifier(char):
             raise ValidationFailed("Reactions are emoji only.", fields={"emoji": ["Not an emoji."]})
+    if not pictographic:
+        raise ValidationFailed("Reactions are emoji only.", fields={"emoji": ["Not an emoji."]})
     return emoji
 
 
@@ -655,6 +701,4 @@ def typing_signal(user, content: dict) -> None:
     except NotFound:
         return  # not a member: silently nothing (never confirm a conversation exists)
     data = {"conversation": membership.conversation_id, "user": user.pk, "handle": user.handle, "name": user.name}
-    for user_id in active_member_ids(membership.conversation_id):
-        if user_id != user.pk:
-            event_publish(user_id=user_id, type="typing", data=data)
+    _publish(membership.conversation_id, "typing", data, exclude=user.pk)

@@ -68,7 +68,7 @@ def _int_param(request, name: str) -> int | None:
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise BadParameter(f"{name} must be a message id.", fields={name: ["Not a message id."]})
     return int(raw)
 
@@ -311,6 +311,8 @@ def unread(request):
 def start(request, handle: str):
     """GET: "Start a conversation with @x?" (or straight to the existing one); POST: open it."""
     user = request.user
+    if "\x00" in handle:  # PostgreSQL text cannot hold NUL: no such person, not a 500
+        raise Http404("No such person.")
     other = get_object_or_404(get_user_model(), handle=handle.lower().removeprefix("@"), is_active=True)
     error = None
     if other.pk == user.pk:
@@ -514,7 +516,7 @@ def read(request, pk: int):
     raw = request.POST.get("up_to_id", "")
     up_to = None
     if raw != "":
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             return _error_json(ValidationFailed("up_to_id must be a message id.", fields={"up_to_id": ["Not an id."]}))
         up_to = int(raw)
     try:

@@ -98,7 +98,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Payment #{self.pk} @{self.sender_id}->@{self.recipient_id} {format_money(self.amount, self.currency)}"
+        return f"Payment #{self.pk} ({format_money(self.amount, self.currency)})"
 
     @property
     def is_open(self) -> bool:

@@ -37,6 +37,7 @@ from core.money import check_currency, format_money, to_decimal
 from ledger.models import Account, AccountKind, Transfer, TransferState
 
 from .models import CashOut, CashOutSpeed, Payment, PaymentKind, PaymentStatus, TopUp
+from .services.funding import card_label
 
 MAX_PERIOD_YEARS = 5
 # Dates outside this window are refused outright (and keep every datetime sum far from overflow).
@@ -418,7 +419,7 @@ def _meta_id(metadata: object, *keys: str) -> int | None:
 
 
 def _card_label(card) -> str:
-    return f"{card.brand} •••• {card.last4}" if card is not None else "your card"
+    return card_label(card) if card is not None else "your card"
 
 
 def _describe(lines: list[StatementLine], transfers: dict[int, Transfer], account: Account) -> None:

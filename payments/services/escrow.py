@@ -170,7 +170,7 @@ def _check_text(value: object, *, field: str, label: str, max_length: int, requi
 
 def _pk(value: object) -> int:
     pk = value.pk if isinstance(value, Escrow) else value
-    if isinstance(pk, str) and pk.isdigit():
+    if isinstance(pk, str) and pk.isascii() and pk.isdigit() and len(pk) <= 19:
         pk = int(pk)
     if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
         raise NotFound("That payment with protection does not exist.", code="escrow_not_found")

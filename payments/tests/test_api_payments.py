@@ -198,7 +198,7 @@ def test_send_jpy_refuses_decimals(api, alice, bob, fx_rates):
     response = send(as_user(api, alice), {"to": "@bob", "amount": "1.5", "currency": "JPY"})
     assert (
         response.status_code == 400
-        and "JPY amounts have at most 0 decimal places." in response.json()["error"]["message"]
+        and "JPY amounts are whole numbers, with no decimals." in response.json()["error"]["message"]
     )
 
 

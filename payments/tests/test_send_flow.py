@@ -220,7 +220,7 @@ def test_submit_checks_the_form_again(client, alice, bob):
         ("0.00", "USD", "The amount must be greater than zero."),
         ("1.234", "USD", "USD amounts have at most 2 decimal places."),
         ("abc", "USD", "is not an amount"),
-        ("1.5", "JPY", "JPY amounts have at most 0 decimal places."),
+        ("1.5", "JPY", "JPY amounts are whole numbers, with no decimals."),
         ("", "USD", "Enter an amount."),
         ("1,50", "USD", "is not an amount"),
         ("99999999999999999999", "USD", "The amount is too large."),

@@ -152,7 +152,7 @@ def test_fx_payment_descriptions_on_both_sides(alice, fx_rates):
 
 def test_top_ups_cash_outs_fees_and_other_kinds_are_described(alice):
     card = FundingCard.objects.create(
-        user=alice, brand="Visa", last4="4242", exp_month=12, exp_year=2030, fingerprint="f" * 64, number_encrypted="x"
+        user=alice, brand="visa", last4="4242", exp_month=12, exp_year=2030, fingerprint="f" * 64, number_encrypted="x"
     )
     wallet = wallet_account(alice, "USD")
     top_up = TopUp.objects.create(user=alice, card=card, amount=5000, currency="USD", status=MovementStatus.COMPLETED)
