@@ -273,8 +273,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "CurrencyEnum": "core.money.CURRENCY_CHOICES",
-        "MovementStatusEnum": "payments.models.MovementStatus",
-        "RequestStatusEnum": "payments.models.RequestStatus",
+        "MovementStatusEnum": ["pending", "completed", "declined", "failed"],
+        "RequestStatusEnum": ["open", "paid", "declined", "cancelled", "expired"],
     },
 }
 
