@@ -434,3 +434,14 @@ def test_return_and_cancel_need_post(client, alice, bob):
     client.force_login(bob)
     assert client.get(reverse("payments:return", args=[payment.pk])).status_code == 405
     assert client.get(reverse("payments:cancel", args=[payment.pk])).status_code == 405
+
+
+def test_confirm_shows_how_you_and_the_recipient_follow_each_other(client, alice, bob):
+    from accounts.social import follow_create
+
+    client.force_login(alice)
+    assert "You don't follow each other" in text_of(client.post(CONFIRM, form(key=new_key())))
+    follow_create(bob, followee=alice)
+    assert "Follows you" in text_of(client.post(CONFIRM, form(key=new_key())))
+    follow_create(alice, followee=bob)
+    assert "You follow each other" in text_of(client.post(CONFIRM, form(key=new_key())))
