@@ -5,12 +5,12 @@ PostgreSQL; CI always runs them there (DATABASE_URL set by .ci/run).
 """
 
 import random
-import threading
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from core.errors import DomainError
+from core.testing import run_threads, skip_unless_postgres
 from ledger import services
 from ledger.models import Account, AccountKind, Batch, Transfer
 from ledger.selectors import ledger_verify
@@ -20,30 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(autouse=True)
 def _needs_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (real row locks): set DATABASE_URL=postgres://... as .ci/run does")
-
-
-def run_threads(count, target):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def runner(index):
-        try:
-            barrier.wait()
-            results.append(target(index))
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a worker thread hung"
-    return results, errors
+    skip_unless_postgres()
 
 
 def test_eight_threads_of_random_transfers_keep_every_invariant(make_user):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from compliance.services import AccountFrozen, LimitExceeded, VerificationRequir
 from compliance.tests.factories import make_verified, staff_user
 from core.errors import DomainError, IdempotencyKeyReused, NotFound, NotPermitted, ValidationFailed
 from core.money import Money
+from core.testing import run_threads
 from ledger.models import Transfer, TransferState
 from ledger.selectors import ledger_verify
 from ledger.services import InsufficientFunds, holds_expire_due
@@ -491,27 +491,13 @@ def _contenders(buyer, seller, pk, later) -> list:
 
 
 def _race(count, actions):
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def runner(index):
+    def attempt(index):
         try:
-            barrier.wait()
-            results[index] = actions[index]()
+            return actions[index]()
         except DomainError as error:
-            results[index] = error
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
+            return error
 
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker thread hung"
-    return results, errors
+    return run_threads(count, attempt, timeout=120)
 
 
 @pytest.mark.postgres

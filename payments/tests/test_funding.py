@@ -15,6 +15,7 @@ from compliance.tests.factories import staff_user
 from core.errors import IdempotencyKeyReused
 from core.idempotency import new_key
 from core.money import Money
+from core.testing import run_threads
 from ledger.models import AccountKind, Transfer, TransferState
 from ledger.services import InsufficientFunds, system_account
 from notifications.models import Notification
@@ -802,27 +803,7 @@ def test_admin_shows_cards_masked_and_everything_read_only(client, alice):
 
 
 def _run_threads(count, target):
-    import threading
-
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def runner(index):
-        try:
-            barrier.wait()
-            results.append(target(index))
-        except BaseException as exc:  # collected and asserted by the caller
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker thread hung"
-    return results, errors
+    return run_threads(count, target, timeout=120)
 
 
 @pytest.mark.postgres
