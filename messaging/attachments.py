@@ -33,7 +33,7 @@ from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404
 from django.utils.deconstruct import deconstructible
 from django.views.decorators.http import require_safe
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import NotFound, ValidationFailed
 
@@ -164,6 +164,39 @@ def _sniff_image(handle) -> _Sniffed | None:
     return _Sniffed(content_type, extension, width, height)
 
 
+# Still photos are re-encoded without metadata: a phone photo's EXIF carries its GPS position.
+_STRIP_FORMATS = {
+    "image/jpeg": ("JPEG", {"quality": 90}),
+    "image/png": ("PNG", {}),
+    "image/webp": ("WEBP", {"quality": 90}),
+}
+
+
+def _without_metadata(upload, sniffed: _Sniffed) -> tuple[File, int, _Sniffed] | None:
+    """The image re-encoded with no EXIF/XMP/text chunks (rotation applied), or None to keep it as is.
+
+    GIFs and animations are kept as uploaded (no camera metadata; re-encoding would lose frames).
+    """
+    target = _STRIP_FORMATS.get(sniffed.content_type)
+    if target is None:
+        return None
+    upload.seek(0)
+    with Image.open(upload, formats=list(IMAGE_TYPES)) as image:
+        if getattr(image, "n_frames", 1) > 1:
+            return None
+        image = ImageOps.exif_transpose(image)  # a copy, with the orientation applied
+        if target[0] == "JPEG" and image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        # Keep only what draws the picture; EXIF, XMP, ICC comments and text chunks go.
+        image.info = {k: v for k, v in image.info.items() if k in ("transparency", "gamma", "dpi")}
+        buffer = io.BytesIO()
+        image.save(buffer, format=target[0], **target[1])
+        width, height = image.size
+    size = buffer.tell()
+    buffer.seek(0)
+    return File(buffer, name="attachment"), size, _Sniffed(sniffed.content_type, sniffed.extension, width, height)
+
+
 def _sniff(handle) -> _Sniffed:
     handle.seek(0)
     if handle.read(len(PDF_MAGIC)) == PDF_MAGIC:
@@ -246,6 +279,16 @@ def attachments_prepare(user, files) -> list[Attachment]:
                     f"“{shown}” is not an image (JPEG, PNG, GIF, WebP) or a PDF, so it can't be attached."
                 ) from None
             raise AttachmentInvalid(f"“{shown}”: {exc.message}") from None
+        try:
+            stripped = _without_metadata(upload, sniffed)
+        except (OSError, ValueError, SyntaxError, EOFError, TypeError, IndexError, struct_error):
+            raise AttachmentInvalid(f"“{shown}”: that image is damaged or incomplete.") from None
+        if stripped is not None:
+            original_name = getattr(upload, "name", "")
+            upload, size, sniffed = stripped
+            upload.name = original_name
+            if size > ATTACHMENT_MAX_BYTES:
+                raise AttachmentInvalid(f"“{shown}” is too large once prepared; the limit is 10 MB.")
         storage_name = f"{uuid.uuid4().hex}.{sniffed.extension}"
         attachment = Attachment(
             storage_name=storage_name,
