@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django_countries import countries
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -13,25 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ERROR_RESPONSE
 from core.errors import ValidationFailed
 from core.money import CURRENCY_CHOICES
 
 from . import selectors, services, social
 from .models import TIME_ZONE_CHOICES, US_STATES, MessagePolicy, User
-
-_ERROR = inline_serializer(
-    name="Error",
-    fields={
-        "error": inline_serializer(
-            name="ErrorBody",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -93,7 +80,7 @@ class MeView(APIView):
     @extend_schema(
         operation_id="me_retrieve",
         summary="The signed-in account",
-        responses={200: MeSerializer, 401: OpenApiResponse(_ERROR), 403: OpenApiResponse(_ERROR)},
+        responses={200: MeSerializer, 401: OpenApiResponse(ERROR_RESPONSE), 403: OpenApiResponse(ERROR_RESPONSE)},
         tags=["accounts"],
     )
     def get(self, request: Request) -> Response:
@@ -110,9 +97,9 @@ class MeView(APIView):
         request=MeUpdateSerializer,
         responses={
             200: MeSerializer,
-            400: OpenApiResponse(_ERROR),
-            401: OpenApiResponse(_ERROR),
-            403: OpenApiResponse(_ERROR),
+            400: OpenApiResponse(ERROR_RESPONSE),
+            401: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
         },
         tags=["accounts"],
     )
@@ -201,7 +188,7 @@ def _profile_response(request: Request, handle: str) -> Response:
 _HANDLE = OpenApiParameter(
     "handle", OpenApiTypes.STR, OpenApiParameter.PATH, description="A handle, with or without the leading @."
 )
-_NOT_FOUND = OpenApiResponse(_ERROR, description="No active person has that handle.")
+_NOT_FOUND = OpenApiResponse(ERROR_RESPONSE, description="No active person has that handle.")
 
 
 class UserProfileView(APIView):
@@ -242,8 +229,8 @@ class FollowView(APIView):
         request=None,
         responses={
             200: PublicProfileSerializer,
-            400: OpenApiResponse(_ERROR),
-            403: OpenApiResponse(_ERROR),
+            400: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
             404: _NOT_FOUND,
         },
         tags=["people"],
@@ -259,7 +246,12 @@ class FollowView(APIView):
         description="Idempotent: 204 whether or not you followed them. No body. Yourself: 400.",
         parameters=[_HANDLE],
         request=None,
-        responses={204: None, 400: OpenApiResponse(_ERROR), 403: OpenApiResponse(_ERROR), 404: _NOT_FOUND},
+        responses={
+            204: None,
+            400: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
+            404: _NOT_FOUND,
+        },
         tags=["people"],
     )
     def delete(self, request: Request, handle: str) -> Response:
@@ -286,8 +278,8 @@ class BlockView(APIView):
         request=None,
         responses={
             200: PublicProfileSerializer,
-            400: OpenApiResponse(_ERROR),
-            403: OpenApiResponse(_ERROR),
+            400: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
             404: _NOT_FOUND,
         },
         tags=["people"],
@@ -306,7 +298,12 @@ class BlockView(APIView):
         ),
         parameters=[_HANDLE],
         request=None,
-        responses={204: None, 400: OpenApiResponse(_ERROR), 403: OpenApiResponse(_ERROR), 404: _NOT_FOUND},
+        responses={
+            204: None,
+            400: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
+            404: _NOT_FOUND,
+        },
         tags=["people"],
     )
     def delete(self, request: Request, handle: str) -> Response:
@@ -328,7 +325,7 @@ class MyBlockedView(ListAPIView):
         operation_id="me_blocked_list",
         summary="People you blocked",
         description="Cursor-paginated, newest first.",
-        responses={200: BlockedPersonSerializer(many=True), 403: OpenApiResponse(_ERROR)},
+        responses={200: BlockedPersonSerializer(many=True), 403: OpenApiResponse(ERROR_RESPONSE)},
         tags=["people"],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ERROR_RESPONSE
+
 from .errors import STATUS_URL
 from .models import ReviewReason, ReviewStatus, Tier
 from .selectors import AccountStatus, account_status
-
-_ERROR = inline_serializer(
-    name="ComplianceError",
-    fields={
-        "error": inline_serializer(
-            name="ComplianceErrorBody",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
 
 
 class LimitSerializer(serializers.Serializer):
@@ -118,7 +106,7 @@ class ComplianceStatusView(APIView):
             "Amounts are US cents (every payment counts at its US dollar value). `blocked` says why "
             "sending is refused right now (frozen, region not licensed, verification needed), or is null."
         ),
-        responses={200: ComplianceStatusSerializer, 403: OpenApiResponse(_ERROR)},
+        responses={200: ComplianceStatusSerializer, 403: OpenApiResponse(ERROR_RESPONSE)},
         tags=["compliance"],
     )
     def get(self, request: Request) -> Response:

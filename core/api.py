@@ -1,4 +1,5 @@
-"""API plumbing: the error body of DESIGN §6 and the default cursor pagination."""
+"""API plumbing: the error body of DESIGN §6, the default cursor pagination, and the OpenAPI
+pieces (error envelope, ``Idempotency-Key`` header, strict input fields) the API modules share."""
 
 from __future__ import annotations
 
@@ -6,12 +7,81 @@ import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
+from .idempotency import HEADER
+from .money import to_decimal
+
+# --- OpenAPI pieces shared by the API modules --------------------------------------------------
+
+#: The error body every endpoint may answer with (see ``exception_handler`` below).
+ERROR_RESPONSE = inline_serializer(
+    name="Error",
+    fields={
+        "error": inline_serializer(
+            name="ErrorBody",
+            fields={
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+            },
+        )
+    },
+)
+
+
+def error_responses(*codes: int) -> dict:
+    """``{code: OpenApiResponse(ERROR_RESPONSE)}`` for each HTTP status, to spread into ``responses``."""
+    return {code: OpenApiResponse(ERROR_RESPONSE) for code in codes}
+
+
+IDEMPOTENCY_KEY_REQUIRED = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description="Any unique string up to 200 characters (e.g. a UUID). The same key and body replay the first "
+    "answer and move nothing; the same key with another body answers 422 idempotency_key_reused.",
+)
+IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Optional: makes a retry replay the first answer (the same key and body) instead of acting twice.",
+)
+
+
+def decimal_text(amount_minor: int, currency: str) -> str:
+    """Minor units as a major-unit decimal string: (1250, "USD") -> "12.50"."""
+    return str(to_decimal(amount_minor, currency))
+
+
+# --- Strict input fields -----------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """Only JSON strings (DRF's CharField would turn 12 into "12")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true/false (DRF's would accept "yes", 1...)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 class DefaultCursorPagination(CursorPagination):

@@ -24,14 +24,20 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import DefaultCursorPagination
+from core.api import (
+    IDEMPOTENCY_KEY_OPTIONAL,
+    DefaultCursorPagination,
+    StrictBooleanField,
+    StrictCharField,
+    error_responses,
+)
 from core.errors import ValidationFailed
 from core.idempotency import idempotent
 from payments.api.parsers import JSON_ONLY, PARSERS, StrictJSONParser
@@ -45,44 +51,8 @@ from .search import LIMIT_MAX, QUERY_MAX_LENGTH, conversation_title, message_sea
 TAGS = ["messaging"]
 MAX_ID = 2**63 - 1
 
-ERROR = inline_serializer(
-    name="MessagingError",
-    fields={
-        "error": inline_serializer(
-            name="MessagingErrorBody",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
-
-
-def _errors(*codes: int) -> dict:
-    return {code: OpenApiResponse(ERROR) for code in codes}
-
 
 # --- Strict input fields ----------------------------------------------------------------------
-
-
-class StrictCharField(serializers.CharField):
-    """Only strings (DRF's CharField would turn 12 into "12")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """Only JSON true/false."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
 
 
 class IdField(serializers.IntegerField):
@@ -352,7 +322,7 @@ class ConversationListView(APIView):
         parameters=[
             OpenApiParameter("folder", OpenApiTypes.STR, enum=["inbox", "requests"], description="Default inbox.")
         ],
-        responses={200: _paginated("PaginatedConversationList", ConversationSerializer), **_errors(400)},
+        responses={200: _paginated("PaginatedConversationList", ConversationSerializer), **error_responses(400)},
         tags=TAGS,
     )
     def get(self, request):
@@ -373,7 +343,7 @@ class ConversationListView(APIView):
             "block: 403."
         ),
         request=ConversationCreateSerializer,
-        responses={200: ConversationSerializer, 201: ConversationSerializer, **_errors(400, 403)},
+        responses={200: ConversationSerializer, 201: ConversationSerializer, **error_responses(400, 403)},
         tags=TAGS,
     )
     def post(self, request):
@@ -391,7 +361,7 @@ class ConversationDetailView(APIView):
     @extend_schema(
         operation_id="conversations_retrieve",
         summary="One conversation",
-        responses={200: ConversationSerializer, **_errors(404)},
+        responses={200: ConversationSerializer, **error_responses(404)},
         tags=TAGS,
     )
     def get(self, request, pk: int):
@@ -410,7 +380,7 @@ class ConversationAcceptView(_ConversationActionView):
         summary="Accept a message request",
         description="Moves the conversation from the Requests folder to the inbox.",
         request=None,
-        responses={200: ConversationSerializer, **_errors(404)},
+        responses={200: ConversationSerializer, **error_responses(404)},
         tags=TAGS,
     )
     def post(self, request, pk: int):
@@ -423,7 +393,7 @@ class ConversationLeaveView(_ConversationActionView):
         summary="Leave a conversation",
         description="Leave a group (the last admin hands over), or hide a 1:1 until a new message arrives.",
         request=None,
-        responses={204: None, **_errors(404)},
+        responses={204: None, **error_responses(404)},
         tags=TAGS,
     )
     def post(self, request, pk: int):
@@ -436,7 +406,7 @@ class ConversationMuteView(_ConversationActionView):
         summary="Mute or unmute",
         description='`{"muted": true}`: no notifications and not counted in the unread badge.',
         request=MuteSerializer,
-        responses={200: ConversationSerializer, **_errors(400, 404)},
+        responses={200: ConversationSerializer, **error_responses(400, 404)},
         tags=TAGS,
     )
     def post(self, request, pk: int):
@@ -456,7 +426,7 @@ class ConversationReadView(_ConversationActionView):
         request=ReadSerializer,
         responses={
             200: inline_serializer(name="ReadState", fields={"last_read_message_id": serializers.IntegerField()}),
-            **_errors(400, 404),
+            **error_responses(400, 404),
         },
         tags=TAGS,
     )
@@ -472,7 +442,7 @@ class MembersView(APIView):
 
     @extend_schema(
         summary="The conversation's members",
-        responses={200: MemberSerializer(many=True), **_errors(404)},
+        responses={200: MemberSerializer(many=True), **error_responses(404)},
         tags=TAGS,
     )
     def get(self, request, pk: int):
@@ -484,7 +454,7 @@ class MembersView(APIView):
         summary="Add people to a group",
         description='`{"members": ["@a", "@b"]}`. Group admins only (403 otherwise); at most 50 people in all.',
         request=MembersAddSerializer,
-        responses={200: MemberSerializer(many=True), **_errors(400, 403, 404)},
+        responses={200: MemberSerializer(many=True), **error_responses(400, 403, 404)},
         tags=TAGS,
     )
     def post(self, request, pk: int):
@@ -501,7 +471,7 @@ class MemberDetailView(APIView):
         summary="Remove someone from a group",
         description="Group admins only (403 otherwise). To leave yourself, use …/leave/.",
         request=None,
-        responses={204: None, **_errors(400, 403, 404)},
+        responses={204: None, **error_responses(400, 403, 404)},
         tags=TAGS,
     )
     def delete(self, request, pk: int, handle: str):
@@ -553,7 +523,7 @@ class ConversationMessagesView(APIView):
             OpenApiParameter("after", OpenApiTypes.INT, description="Only messages newer than this id (ascending)."),
             OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 200 (default 50)."),
         ],
-        responses={200: _paginated("PaginatedMessageList", MessageSerializer), **_errors(400, 404)},
+        responses={200: _paginated("PaginatedMessageList", MessageSerializer), **error_responses(400, 404)},
         tags=TAGS,
     )
     def get(self, request, pk: int):
@@ -575,15 +545,7 @@ class ConversationMessagesView(APIView):
             "checked from their content). Text up to 10,000 characters. Every member's sockets get "
             "`message.new`. An optional `Idempotency-Key` header makes a retry send it once."
         ),
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="Optional: a retried request with the same key and body returns the first message.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
         request={
             "application/json": MessagePostSerializer,
             "multipart/form-data": inline_serializer(
@@ -595,7 +557,7 @@ class ConversationMessagesView(APIView):
                 },
             ),
         },
-        responses={201: MessageSerializer, **_errors(400, 403, 404)},
+        responses={201: MessageSerializer, **error_responses(400, 403, 404)},
         tags=TAGS,
     )
     @idempotent
@@ -618,7 +580,7 @@ class ConversationMessagesView(APIView):
 class MessageDetailView(APIView):
     parser_classes = JSON_ONLY
 
-    @extend_schema(summary="One message", responses={200: MessageSerializer, **_errors(404)}, tags=TAGS)
+    @extend_schema(summary="One message", responses={200: MessageSerializer, **error_responses(404)}, tags=TAGS)
     def get(self, request, pk: int):
         message, _ = services.message_for(request.user, pk)
         return Response(services.message_serialize(_messages_queryset(message.conversation_id).get(pk=message.pk)))
@@ -627,7 +589,7 @@ class MessageDetailView(APIView):
         summary="Edit your message",
         description='`{"body": "…"}` within 15 minutes of sending it (409 after); shown as edited.',
         request=MessageEditSerializer,
-        responses={200: MessageSerializer, **_errors(400, 403, 404, 409)},
+        responses={200: MessageSerializer, **error_responses(400, 403, 404, 409)},
         tags=TAGS,
     )
     def patch(self, request, pk: int):
@@ -640,7 +602,7 @@ class MessageDetailView(APIView):
         summary="Delete your message for everyone",
         description="The text, reactions and attachments go; a tombstone stays (returned).",
         request=None,
-        responses={200: MessageSerializer, **_errors(403, 404)},
+        responses={200: MessageSerializer, **error_responses(403, 404)},
         tags=TAGS,
     )
     def delete(self, request, pk: int):
@@ -659,7 +621,7 @@ class MessageReactionsView(APIView):
             200: inline_serializer(
                 name="ReactionToggled", fields={"on": serializers.BooleanField(), "message": MessageSerializer()}
             ),
-            **_errors(400, 404, 409),
+            **error_responses(400, 404, 409),
         },
         tags=TAGS,
     )
@@ -682,7 +644,7 @@ class AttachmentDownloadView(APIView):
             "and a sandboxing Content-Security-Policy. The same file as the message's `url`, for app clients "
             "signed in with a session token."
         ),
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **_errors(404)},
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **error_responses(404)},
         tags=TAGS,
     )
     def get(self, request, pk: int):
@@ -728,7 +690,7 @@ class MessageSearchView(APIView):
                     )
                 },
             ),
-            **_errors(400),
+            **error_responses(400),
         },
         tags=TAGS,
     )
@@ -797,7 +759,7 @@ class ReportCreateView(APIView):
             "per message (or conversation): reporting again returns the open one with 200 instead of 201."
         ),
         request=ReportCreateSerializer,
-        responses={201: ReportSerializer, 200: ReportSerializer, **_errors(400, 404, 409)},
+        responses={201: ReportSerializer, 200: ReportSerializer, **error_responses(400, 404, 409)},
         tags=TAGS,
     )
     def post(self, request):

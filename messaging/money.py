@@ -114,10 +114,14 @@ def _check_not_blocked(user, other, *, doing: str) -> None:
         raise services.MessagingNotAllowed(f"You can't {doing} @{other.handle}.", code="blocked")
 
 
-def _resolve_member(user, conversation, value, *, field_name: str):
-    """A member of a group from a User, an id or "@handle": active, not the caller, else ValidationFailed."""
+def _resolve_member(user, conversation, value, *, field_name: str, members: dict | None = None):
+    """A member of a group from a User, an id or "@handle": active, not the caller, else ValidationFailed.
+
+    ``members`` ({id: user} of the active members) lets a caller resolving several people load them once.
+    """
     User = get_user_model()
-    members = {u.pk: u for u in _active_members(conversation.pk)}
+    if members is None:
+        members = {u.pk: u for u in _active_members(conversation.pk)}
     person = None
     if isinstance(value, User):
         person = members.get(value.pk)
@@ -211,11 +215,14 @@ def request_payers(user, membership: Membership, payers=None) -> list:
     if not payers:
         raise ValidationFailed("Choose who should pay.", fields={"payers": ["Required."]})
     people, seen = [], set()
+    members = {u.pk: u for u in _active_members(conversation.pk)}  # once, not per payer
+    apart = blocked_ids(user).all
     for value in payers:
-        person = _resolve_member(user, conversation, value, field_name="payers")
+        person = _resolve_member(user, conversation, value, field_name="payers", members=members)
         if person.pk in seen:
             continue
-        _check_not_blocked(user, person, doing="ask")
+        if person.pk in apart:
+            raise services.MessagingNotAllowed(f"You can't ask @{person.handle}.", code="blocked")
         seen.add(person.pk)
         people.append(person)
     return people

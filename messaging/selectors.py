@@ -98,13 +98,4 @@ def conversation_messages(
     return list(reversed(rows.order_by("-id")[:limit]))
 
 
-def read_states(conversation_id: int):
-    """Each active member's last-read message id (read receipts)."""
-    return list(
-        Membership.objects.filter(conversation_id=conversation_id, is_active=True)
-        .select_related("user")
-        .only("user__handle", "user__display_name", "user__avatar", "last_read_message_id", "user_id")
-    )
-
-
-__all__ = ["conversation_messages", "inbox_memberships", "read_states", "requests_count", "unread_conversations_count"]
+__all__ = ["conversation_messages", "inbox_memberships", "requests_count", "unread_conversations_count"]

@@ -26,7 +26,17 @@ from django.utils.dateparse import parse_datetime
 from core.money import format_money
 from ledger.models import Account, AccountKind
 
-from .models import CashOut, CashOutSpeed, MovementStatus, Payment, PaymentKind, PaymentStatus, TopUp
+from .models import (
+    CashOut,
+    CashOutSpeed,
+    MovementStatus,
+    Payment,
+    PaymentKind,
+    PaymentRequest,
+    PaymentStatus,
+    RequestStatus,
+    TopUp,
+)
 
 FEED_PAGE_SIZE = 25
 PEOPLE_LIMIT = 8
@@ -77,6 +87,11 @@ def wallet_available(user, currency: str) -> int:
 
 
 # --- Payments a user may see ----------------------------------------------------------
+
+
+def open_requests_to_pay_count(user, now: datetime) -> int:
+    """How many requests ``user`` has been asked to pay that are still open at ``now``. One query."""
+    return PaymentRequest.objects.filter(payer=user, status=RequestStatus.OPEN, expires_at__gt=now).count()
 
 
 def payments_visible_to(user) -> QuerySet[Payment]:

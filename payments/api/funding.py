@@ -19,7 +19,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -29,10 +28,10 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import DefaultCursorPagination
+from core.api import ERROR_RESPONSE, IDEMPOTENCY_KEY_REQUIRED, DefaultCursorPagination, decimal_text
 from core.errors import DomainError, ValidationFailed
-from core.idempotency import HEADER, idempotent, request_key
-from core.money import CURRENCIES, Money, to_decimal
+from core.idempotency import idempotent, request_key
+from core.money import CURRENCIES, Money
 
 from ..models import CashOut, CashOutSpeed, FundingCard, MovementStatus, TopUp
 from ..services.funding import (
@@ -53,31 +52,6 @@ from ..services.funding import (
 from .parsers import JSON_ONLY
 
 TAG = "funding"
-
-_ERROR = inline_serializer(
-    name="FundingError",
-    fields={
-        "error": inline_serializer(
-            name="FundingErrorBody",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
-_IDEMPOTENCY_REQUIRED = OpenApiParameter(
-    HEADER,
-    OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    required=True,
-    description="Any unique string up to 200 characters (e.g. a UUID). The same key and body replay the first answer.",
-)
-
-
-def _decimal_text(amount_minor: int, currency: str) -> str:
-    return str(to_decimal(amount_minor, currency))
 
 
 def _when(value):
@@ -207,9 +181,9 @@ class TopUpSerializer(serializers.Serializer):
         return {
             "id": t.pk,
             "status": t.status,
-            "amount": _decimal_text(t.amount, t.currency),
+            "amount": decimal_text(t.amount, t.currency),
             "currency": t.currency,
-            "fee": _decimal_text(0, t.currency),
+            "fee": decimal_text(0, t.currency),
             "card": _CardBriefSerializer().to_representation(t.card),
             "decline_code": t.decline_code or None,
             "created": _when(t.created_at),
@@ -245,9 +219,9 @@ class CashOutSerializer(serializers.Serializer):
             "id": c.pk,
             "status": c.status,
             "speed": c.speed,
-            "amount": _decimal_text(c.amount, c.currency),
-            "fee": _decimal_text(c.fee, c.currency),
-            "total": _decimal_text(c.amount + c.fee, c.currency),
+            "amount": decimal_text(c.amount, c.currency),
+            "fee": decimal_text(c.fee, c.currency),
+            "total": decimal_text(c.amount + c.fee, c.currency),
             "currency": c.currency,
             "card": _CardBriefSerializer().to_representation(c.card),
             "decline_code": c.decline_code or None,
@@ -312,9 +286,9 @@ class FundingCardListView(generics.ListAPIView):
         request=CardLinkSerializer,
         responses={
             201: FundingCardSerializer,
-            400: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(_ERROR),
-            422: OpenApiResponse(_ERROR),
+            400: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(ERROR_RESPONSE),
+            422: OpenApiResponse(ERROR_RESPONSE),
         },
         tags=[TAG],
     )
@@ -334,7 +308,7 @@ class FundingCardListView(generics.ListAPIView):
 class FundingCardDetailView(APIView):
     @extend_schema(
         summary="One of your linked cards",
-        responses={200: FundingCardSerializer, 404: OpenApiResponse(_ERROR)},
+        responses={200: FundingCardSerializer, 404: OpenApiResponse(ERROR_RESPONSE)},
         tags=[TAG],
     )
     def get(self, request, pk: int):
@@ -343,7 +317,7 @@ class FundingCardDetailView(APIView):
     @extend_schema(
         summary="Remove a linked card",
         description="Unlinks the card (a cash-out already on its way still arrives). Not yours: 404.",
-        responses={204: None, 404: OpenApiResponse(_ERROR)},
+        responses={204: None, 404: OpenApiResponse(ERROR_RESPONSE)},
         tags=[TAG],
     )
     def delete(self, request, pk: int):
@@ -374,15 +348,15 @@ class TopUpListView(generics.ListAPIView):
             'insufficient funds."), a network timeout 422 `card_network_timeout`; nothing moves. Also 403 '
             "(frozen, unverified, region), 404 (not your card), 422 `top_up_limit` (over 2,500.00 USD-equivalent)."
         ),
-        parameters=[_IDEMPOTENCY_REQUIRED],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
         request=TopUpCreateSerializer,
         responses={
             201: TopUpSerializer,
-            400: OpenApiResponse(_ERROR),
-            403: OpenApiResponse(_ERROR),
-            404: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(_ERROR),
-            422: OpenApiResponse(_ERROR),
+            400: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
+            404: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(ERROR_RESPONSE),
+            422: OpenApiResponse(ERROR_RESPONSE),
         },
         tags=[TAG],
     )
@@ -397,7 +371,9 @@ class TopUpListView(generics.ListAPIView):
 
 
 class TopUpDetailView(APIView):
-    @extend_schema(summary="One top-up", responses={200: TopUpSerializer, 404: OpenApiResponse(_ERROR)}, tags=[TAG])
+    @extend_schema(
+        summary="One top-up", responses={200: TopUpSerializer, 404: OpenApiResponse(ERROR_RESPONSE)}, tags=[TAG]
+    )
     def get(self, request, pk: int):
         return Response(TopUpSerializer(top_up_for_user(request.user, pk)).data)
 
@@ -426,15 +402,15 @@ class CashOutListView(generics.ListAPIView):
             "`insufficient_funds`). Quote first with `POST /api/v1/cash-outs/quote/`. Needs an "
             "`Idempotency-Key` header (same key and body: the first answer; another body: 422)."
         ),
-        parameters=[_IDEMPOTENCY_REQUIRED],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
         request=CashOutCreateSerializer,
         responses={
             201: CashOutSerializer,
-            400: OpenApiResponse(_ERROR),
-            403: OpenApiResponse(_ERROR),
-            404: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(_ERROR),
-            422: OpenApiResponse(_ERROR),
+            400: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
+            404: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(ERROR_RESPONSE),
+            422: OpenApiResponse(ERROR_RESPONSE),
         },
         tags=[TAG],
     )
@@ -453,7 +429,9 @@ class CashOutListView(generics.ListAPIView):
 
 
 class CashOutDetailView(APIView):
-    @extend_schema(summary="One cash-out", responses={200: CashOutSerializer, 404: OpenApiResponse(_ERROR)}, tags=[TAG])
+    @extend_schema(
+        summary="One cash-out", responses={200: CashOutSerializer, 404: OpenApiResponse(ERROR_RESPONSE)}, tags=[TAG]
+    )
     def get(self, request, pk: int):
         return Response(CashOutSerializer(cash_out_for_user(request.user, pk)).data)
 
@@ -468,7 +446,7 @@ class CashOutQuoteView(APIView):
             "the wallet and when it arrives. Nothing moves."
         ),
         request=CashOutQuoteRequestSerializer,
-        responses={200: CASH_OUT_QUOTE_RESPONSE, 400: OpenApiResponse(_ERROR)},
+        responses={200: CASH_OUT_QUOTE_RESPONSE, 400: OpenApiResponse(ERROR_RESPONSE)},
         tags=[TAG],
     )
     def post(self, request):

@@ -18,10 +18,16 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import DefaultCursorPagination
+from core.api import (
+    ERROR_RESPONSE,
+    IDEMPOTENCY_KEY_OPTIONAL,
+    IDEMPOTENCY_KEY_REQUIRED,
+    DefaultCursorPagination,
+    decimal_text,
+)
 from core.errors import DomainError, NotFound, NotPermitted, ValidationFailed
-from core.idempotency import HEADER, idempotent, request_key
-from core.money import CURRENCIES, CURRENCY_CHOICES, Money, to_decimal
+from core.idempotency import idempotent, request_key
+from core.money import CURRENCIES, CURRENCY_CHOICES, Money
 
 from ..models import Payment, PaymentKind
 from ..selectors import payment_visible_to, payments_visible_to, people_search, wallet_balances
@@ -38,38 +44,6 @@ from .parsers import JSON_ONLY, PARSERS
 
 TAG = "wallet"
 
-_ERROR = inline_serializer(
-    name="PaymentsError",
-    fields={
-        "error": inline_serializer(
-            name="PaymentsErrorBody",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
-_IDEMPOTENCY_REQUIRED = OpenApiParameter(
-    HEADER,
-    OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    required=True,
-    description="Any unique string up to 200 characters (e.g. a UUID). The same key and body replay the first answer.",
-)
-_IDEMPOTENCY_OPTIONAL = OpenApiParameter(
-    HEADER,
-    OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Optional: makes a retry replay the first answer.",
-)
-
-
-def _decimal_text(amount_minor: int, currency: str) -> str:
-    return str(to_decimal(amount_minor, currency))
-
 
 # --- Serializers -----------------------------------------------------------------------
 
@@ -84,10 +58,10 @@ class BalanceSerializer(serializers.Serializer):
     def to_representation(self, b):
         return {
             "currency": b.currency,
-            "balance": _decimal_text(b.balance, b.currency),
-            "available": _decimal_text(b.available, b.currency),
-            "pending_in": _decimal_text(b.pending_in, b.currency),
-            "pending_out": _decimal_text(b.pending_out, b.currency),
+            "balance": decimal_text(b.balance, b.currency),
+            "available": decimal_text(b.available, b.currency),
+            "pending_in": decimal_text(b.pending_in, b.currency),
+            "pending_out": decimal_text(b.pending_out, b.currency),
         }
 
 
@@ -152,9 +126,9 @@ class PaymentSerializer(serializers.Serializer):
             "status": p.status,
             "kind": p.kind,
             "direction": "sent" if sent else "received",
-            "amount": _decimal_text(p.amount, p.currency),
+            "amount": decimal_text(p.amount, p.currency),
             "currency": p.currency,
-            "received_amount": _decimal_text(p.received_amount, p.received_currency),
+            "received_amount": decimal_text(p.received_amount, p.received_currency),
             "received_currency": p.received_currency,
             "fx_rate": f"{p.fx_rate.normalize():f}" if p.fx_rate is not None and p.is_fx else None,
             "to": f"@{p.recipient.handle}",
@@ -373,14 +347,14 @@ class PaymentListView(generics.ListAPIView):
             "with another body answers 422 `idempotency_key_reused`. Refusals: 400 (bad input, unknown person), "
             "403 (frozen, unverified, region), 422 (insufficient funds, limits, no FX rate)."
         ),
-        parameters=[_IDEMPOTENCY_REQUIRED],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
         request=SendRequestSerializer,
         responses={
             201: PaymentSerializer,
-            400: OpenApiResponse(_ERROR),
-            403: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(_ERROR),
-            422: OpenApiResponse(_ERROR),
+            400: OpenApiResponse(ERROR_RESPONSE),
+            403: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(ERROR_RESPONSE),
+            422: OpenApiResponse(ERROR_RESPONSE),
         },
         tags=[TAG],
     )
@@ -406,7 +380,7 @@ class PaymentListView(generics.ListAPIView):
 class PaymentDetailView(APIView):
     @extend_schema(
         summary="One payment, with its status history",
-        responses={200: PaymentDetailSerializer, 404: OpenApiResponse(_ERROR)},
+        responses={200: PaymentDetailSerializer, 404: OpenApiResponse(ERROR_RESPONSE)},
         tags=[TAG],
     )
     def get(self, request, pk: int):
@@ -444,13 +418,13 @@ class PaymentReturnView(_PaymentActionView):
             "Once only: a second return answers 409 `payment_not_returnable`."
         ),
         request=None,
-        parameters=[_IDEMPOTENCY_OPTIONAL],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
         responses={
             200: PaymentSerializer,
-            403: OpenApiResponse(_ERROR),
-            404: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(_ERROR),
-            422: OpenApiResponse(_ERROR),
+            403: OpenApiResponse(ERROR_RESPONSE),
+            404: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(ERROR_RESPONSE),
+            422: OpenApiResponse(ERROR_RESPONSE),
         },
         tags=[TAG],
     )
@@ -469,12 +443,12 @@ class PaymentCancelView(_PaymentActionView):
         summary="Cancel a payment still arriving",
         description="During the safety delay the sender may cancel: the hold is voided and nothing moves.",
         request=None,
-        parameters=[_IDEMPOTENCY_OPTIONAL],
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
         responses={
             200: PaymentSerializer,
-            403: OpenApiResponse(_ERROR),
-            404: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(_ERROR),
+            403: OpenApiResponse(ERROR_RESPONSE),
+            404: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(ERROR_RESPONSE),
         },
         tags=[TAG],
     )
@@ -494,7 +468,7 @@ class FxQuoteView(APIView):
             "them and the safety delay that would apply). Nothing moves."
         ),
         request=FxQuoteRequestSerializer,
-        responses={200: FX_QUOTE_RESPONSE, 400: OpenApiResponse(_ERROR), 422: OpenApiResponse(_ERROR)},
+        responses={200: FX_QUOTE_RESPONSE, 400: OpenApiResponse(ERROR_RESPONSE), 422: OpenApiResponse(ERROR_RESPONSE)},
         tags=[TAG],
     )
     def post(self, request):

@@ -16,13 +16,21 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.urls import path
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import DefaultCursorPagination
+from core.api import (
+    IDEMPOTENCY_KEY_OPTIONAL,
+    IDEMPOTENCY_KEY_REQUIRED,
+    DefaultCursorPagination,
+    StrictBooleanField,
+    StrictCharField,
+    decimal_text,
+    error_responses,
+)
 from core.errors import DomainError, ValidationFailed
 from core.idempotency import idempotent, request_key
 from core.money import Money, check_currency
@@ -50,60 +58,6 @@ from .payments import PaymentSerializer, PersonSerializer
 
 TAGS = ["requests"]
 
-ERROR = inline_serializer(
-    name="RequestsError",
-    fields={
-        "error": inline_serializer(
-            name="RequestsErrorBody",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="Any unique string (e.g. a UUID). The same key and body again returns the first result and "
-    "moves nothing; the same key with another body answers 422 idempotency_key_reused.",
-)
-IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Optional: makes a retried request create the requests only once.",
-)
-
-
-def _errors(*codes: int) -> dict:
-    return {code: OpenApiResponse(ERROR) for code in codes}
-
-
-# --- Strict input fields --------------------------------------------------------------------
-
-
-class StrictCharField(serializers.CharField):
-    """A CharField that accepts only JSON strings (DRF's would turn 12 into "12")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """Only JSON true/false (DRF's would accept "yes", 1...)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
-
 
 def _money(amount: str, currency: str | None, *, user, amount_field: str = "amount") -> Money:
     """Parse major-unit text in ``currency`` (default: the user's home currency), naming the bad field."""
@@ -127,10 +81,6 @@ def _key(request: Request) -> str | None:
 
 # --- Output shapes ---------------------------------------------------------------------------
 # People and payments look exactly as in the wallet API (payments.api.payments).
-
-
-def _decimal(amount: int, currency: str) -> str:
-    return f"{Money(amount, currency).decimal:f}"
 
 
 def _person(user, request: Request) -> dict:
@@ -168,7 +118,7 @@ class PaymentRequestSerializer(serializers.Serializer):
             "id": row.pk,
             "status": effective_status(row, now),
             "role": "incoming" if row.payer_id == request.user.pk else "outgoing",
-            "amount": _decimal(row.amount, row.currency),
+            "amount": decimal_text(row.amount, row.currency),
             "currency": row.currency,
             "note": row.note,
             "requester": _person(row.requester, request),
@@ -239,7 +189,7 @@ class RequestListCreateView(APIView):
                 description="incoming: requests you are asked to pay; outgoing: requests you made. Default: both.",
             )
         ],
-        responses={200: PaymentRequestSerializer(many=True), **_errors(400, 403)},
+        responses={200: PaymentRequestSerializer(many=True), **error_responses(400, 403)},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
@@ -261,7 +211,7 @@ class RequestListCreateView(APIView):
         request=RequestCreateSerializer,
         responses={
             201: inline_serializer(name="RequestsCreated", fields={"results": PaymentRequestSerializer(many=True)}),
-            **_errors(400, 403, 409, 422),
+            **error_responses(400, 403, 409, 422),
         },
         tags=TAGS,
     )
@@ -283,7 +233,7 @@ class RequestDetailView(APIView):
     @extend_schema(
         operation_id="requests_retrieve",
         summary="One of your requests",
-        responses={200: PaymentRequestSerializer, **_errors(403, 404)},
+        responses={200: PaymentRequestSerializer, **error_responses(403, 404)},
         tags=TAGS,
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -302,9 +252,9 @@ class RequestPayView(APIView):
             "Requires an Idempotency-Key: a retry returns the same payment and moves nothing. "
             "Answers 201 with the payment."
         ),
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
         request=None,
-        responses={201: RequestPaymentSerializer, **_errors(400, 403, 404, 409, 422)},
+        responses={201: RequestPaymentSerializer, **error_responses(400, 403, 404, 409, 422)},
         tags=TAGS,
     )
     @idempotent(required=True)
@@ -319,7 +269,7 @@ def _action_view(name: str, action, summary: str, description: str):
         summary=summary,
         description=description,
         request=None,
-        responses={200: PaymentRequestSerializer, **_errors(403, 404, 409)},
+        responses={200: PaymentRequestSerializer, **error_responses(403, 404, 409)},
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -374,17 +324,17 @@ class SplitSerializer(serializers.Serializer):
         return {
             "id": split.pk,
             "title": split.title,
-            "total": _decimal(split.total, split.currency),
+            "total": decimal_text(split.total, split.currency),
             "currency": split.currency,
             "method": split.method,
             "creator": _person(split.creator, request),
-            "creator_share": _decimal(split.creator_share, split.currency),
-            "paid": _decimal(paid, split.currency),
+            "creator_share": decimal_text(split.creator_share, split.currency),
+            "paid": decimal_text(paid, split.currency),
             "shares": [
                 {
                     "request": row.pk,
                     "payer": _person(row.payer, request),
-                    "amount": _decimal(row.amount, row.currency),
+                    "amount": decimal_text(row.amount, row.currency),
                     "status": effective_status(row, now),
                 }
                 for row in rows
@@ -437,7 +387,7 @@ class SplitListCreateView(APIView):
     @extend_schema(
         operation_id="splits_list",
         summary="Splits you created or take part in, newest first",
-        responses={200: SplitSerializer(many=True), **_errors(403)},
+        responses={200: SplitSerializer(many=True), **error_responses(403)},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
@@ -456,7 +406,7 @@ class SplitListCreateView(APIView):
         ),
         parameters=[IDEMPOTENCY_KEY_OPTIONAL],
         request=SplitCreateSerializer,
-        responses={201: SplitSerializer, **_errors(400, 403, 422)},
+        responses={201: SplitSerializer, **error_responses(400, 403, 422)},
         tags=TAGS,
     )
     @idempotent
@@ -481,7 +431,7 @@ class SplitDetailView(APIView):
     @extend_schema(
         operation_id="splits_retrieve",
         summary="One split: each participant's share and whether they paid",
-        responses={200: SplitSerializer, **_errors(403, 404)},
+        responses={200: SplitSerializer, **error_responses(403, 404)},
         tags=TAGS,
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -513,9 +463,9 @@ class TipCreateView(APIView):
             "A payment of kind tip, converted to the creator's home currency if needed; the creator is "
             "notified. Requires an Idempotency-Key. Answers 201 with the payment."
         ),
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
         request=TipCreateSerializer,
-        responses={201: RequestPaymentSerializer, **_errors(400, 403, 404, 409, 422)},
+        responses={201: RequestPaymentSerializer, **error_responses(400, 403, 404, 409, 422)},
         tags=["tips"],
     )
     @idempotent(required=True)

@@ -66,12 +66,12 @@ from notifications.models import register_kind
 from notifications.services import event_publish, notify
 
 from ..models import ESCROW_OPEN_STATUSES, Escrow, EscrowStatus
+from .common import check_idempotency_key, check_text
+from .common import request_hash as _request_hash
 from .fx import usd_equivalent
 from .send import (
     _check_amount,
-    _check_idempotency_key,
     _insufficient_message,
-    _request_hash,
     has_paid_before,
     recipient_resolve,
 )
@@ -146,26 +146,6 @@ def escrow_url(escrow: Escrow) -> str:
 
 
 # --- Helpers --------------------------------------------------------------------------------------
-
-
-def _check_text(value: object, *, field: str, label: str, max_length: int, required: bool) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationFailed(f"The {label} must be text.", fields={field: ["Must be text."]})
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it here, not with a 500
-        raise ValidationFailed(
-            f"The {label} contains a character that is not allowed.", fields={field: ["Invalid character."]}
-        )
-    value = value.strip()
-    if required and not value:
-        raise ValidationFailed(f"Enter a {label}.", fields={field: ["Required."]})
-    if len(value) > max_length:
-        raise ValidationFailed(
-            f"The {label} is {len(value)} characters; the limit is {max_length}.",
-            fields={field: [f"At most {max_length} characters."]},
-        )
-    return value
 
 
 def _pk(value: object) -> int:
@@ -350,11 +330,11 @@ def escrow_create(
     if is_blocked_between(buyer, seller):  # a block either way stops payments (accounts.selectors)
         raise NotPermitted(f"You can't pay @{seller.handle}.", code="blocked", fields={"seller": ["Blocked."]})
     amount = _check_amount(amount)
-    description = _check_text(
+    description = check_text(
         description, field="description", label="description", max_length=DESCRIPTION_MAX_LENGTH, required=True
     )
-    context = _check_text(context, field="context", label="context", max_length=CONTEXT_MAX_LENGTH, required=False)
-    idempotency_key = _check_idempotency_key(idempotency_key)
+    context = check_text(context, field="context", label="context", max_length=CONTEXT_MAX_LENGTH, required=False)
+    idempotency_key = check_idempotency_key(idempotency_key)
     request_hash = _request_hash(
         operation="escrow",
         seller=seller.pk,
@@ -454,7 +434,7 @@ def escrow_dispute_open(user, *, escrow: Escrow | int, reason: str) -> Escrow:
     seller and is being released: EscrowProtectionEnded); a reason (≤ 1,000 characters) is
     required. The other party is notified; staff find it in the admin's dispute queue.
     """
-    reason = _check_text(reason, field="reason", label="reason", max_length=REASON_MAX_LENGTH, required=True)
+    reason = check_text(reason, field="reason", label="reason", max_length=REASON_MAX_LENGTH, required=True)
     with transaction.atomic():
         escrow = _party_locked(user, escrow)
         if escrow.status == EscrowStatus.DISPUTED:
@@ -519,7 +499,7 @@ def escrow_resolve(staff, *, escrow: Escrow | int, outcome: str, note: str) -> E
         raise NotPermitted("Only staff allowed to decide disputes can resolve one.")
     if outcome not in OUTCOMES:
         raise ValidationFailed("Choose refund or release.", fields={"outcome": ["Refund or release."]})
-    note = _check_text(note, field="note", label="note", max_length=NOTE_MAX_LENGTH, required=True)
+    note = check_text(note, field="note", label="note", max_length=NOTE_MAX_LENGTH, required=True)
     with transaction.atomic():
         escrow = _locked(escrow)
         if staff.pk in (escrow.buyer_id, escrow.seller_id):

@@ -42,8 +42,6 @@ maximum is ¥15. Standard cash-outs are free.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -75,6 +73,8 @@ from notifications.services import event_publish, notify
 from .. import processor
 from ..models import CashOut, CashOutSpeed, FundingCard, MovementStatus, TopUp
 from ..vault import BRAND_LABELS, card_check, card_fingerprint, mask, vault_decrypt, vault_encrypt
+from .common import check_idempotency_key
+from .common import request_hash as _request_hash
 from .fx import usd_equivalent
 from .wallet import wallet_account
 
@@ -151,18 +151,6 @@ class InvalidSpeed(ValidationFailed):
 def card_label(card: FundingCard) -> str:
     """'Visa •••• 4242' — how a linked card is named everywhere (never the number)."""
     return f"{BRAND_LABELS.get(card.brand, 'Card')} {mask(card.last4)}"
-
-
-def _request_hash(**fields) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _check_key(key: object) -> str | None:
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key.strip() or len(key) > 200:
-        raise ValidationFailed("An idempotency key is 1–200 characters.", code="invalid_idempotency_key")
-    return key
 
 
 def _card_id(card: object) -> int:
@@ -355,7 +343,7 @@ def topup_create(user, *, card: FundingCard | int, amount: Money, idempotency_ke
     unverified, region).
     """
     amount = _check_money(amount)
-    key = _check_key(idempotency_key)
+    key = check_idempotency_key(idempotency_key)
     request_hash = _request_hash(card=_card_id(card), amount=amount.amount, currency=amount.currency)
     if key is not None:
         existing = _topup_replay(user, key, request_hash)
@@ -554,7 +542,7 @@ def cashout_create(
     """
     amount = _check_money(amount)
     speed = _check_speed(speed)
-    key = _check_key(idempotency_key)
+    key = check_idempotency_key(idempotency_key)
     request_hash = _request_hash(card=_card_id(card), amount=amount.amount, currency=amount.currency, speed=speed)
     if key is not None:
         existing = _cashout_replay(user, key, request_hash)

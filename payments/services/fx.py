@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.errors import Unprocessable, ValidationFailed
-from core.money import CURRENCIES, MAX_AMOUNT_MINOR, InvalidAmount, Money, check_currency, minor_units
+from core.money import MAX_AMOUNT_MINOR, InvalidAmount, Money, check_currency, minor_units
 
 from ..models import FxRate
 
@@ -217,8 +217,3 @@ def fx_rates_load_csv(text: str, *, source: str = "csv", user=None) -> int:
                 raise ValidationFailed(f"Line {line_no}: {exc.message}", code="invalid_csv") from None
             count += 1
     return count
-
-
-def supported_currencies() -> list[str]:
-    """Currencies a wallet may hold (DESIGN: at least USD, EUR, GBP, MXN, INR, JPY)."""
-    return list(CURRENCIES)

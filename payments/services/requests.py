@@ -42,6 +42,7 @@ from notifications.models import register_kind
 from notifications.services import event_publish, notify
 
 from ..models import Payment, PaymentKind, PaymentRequest, PaymentStatus, RequestStatus, Split, SplitMethod
+from .common import check_text
 from .send import NOTE_MAX_LENGTH, payment_send
 
 REQUEST_LIFETIME = timedelta(days=30)
@@ -84,26 +85,6 @@ def _when(moment: datetime) -> str:
     """A moment in the active (the user's) time zone, e.g. "Mar 5, 2025, 14:30 CET"."""
     local = timezone.localtime(moment)
     return f"{date_format(local, 'M j, Y, H:i')} {local.tzname()}"
-
-
-def _check_text(value: object, *, field: str, label: str, max_length: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationFailed(f"The {label} must be text.", fields={field: ["Must be text."]})
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it here, not with a 500
-        raise ValidationFailed(
-            f"The {label} contains a character that is not allowed.", fields={field: ["Invalid character."]}
-        )
-    value = value.strip()
-    if required and not value:
-        raise ValidationFailed(f"Enter a {label}.", fields={field: ["Required."]})
-    if len(value) > max_length:
-        raise ValidationFailed(
-            f"The {label} is {len(value)} characters; the limit is {max_length}.",
-            fields={field: [f"At most {max_length} characters."]},
-        )
-    return value
 
 
 def _check_money(amount: object, *, field: str = "amount") -> Money:
@@ -313,7 +294,7 @@ def request_create(requester, *, payers: list, amount: Money, note: str = "") ->
     HTML form and the API make it so with the HTTP idempotency key.
     """
     amount = _check_money(amount)
-    note = _check_text(note, field="note", label="note", max_length=NOTE_MAX_LENGTH)
+    note = check_text(note, field="note", label="note", max_length=NOTE_MAX_LENGTH)
     people = people_resolve(requester, payers, field="from", myself_message="You cannot request money from yourself.")
     account_not_frozen_check(requester)
     expires = timezone.now() + REQUEST_LIFETIME
@@ -526,7 +507,7 @@ def split_preview(
       when ``include_me``) to a positive amount ("12.50" or Money); together
       they must add up exactly to the total, else the error states the difference.
     """
-    title = _check_text(title, field="title", label="title", max_length=TITLE_MAX_LENGTH, required=True)
+    title = check_text(title, field="title", label="title", max_length=TITLE_MAX_LENGTH, required=True)
     total = _check_money(total, field="total")
     if method not in SplitMethod.values:
         raise SplitInvalid("Choose equal or custom shares.", fields={"method": ["Not a choice."]})

@@ -21,8 +21,6 @@ legs are posted or reversed by two ledger calls (``_lock_accounts_of``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,6 +64,8 @@ from ..models import (
     SafetyDelay,
     WalletSettings,
 )
+from .common import check_idempotency_key as _check_idempotency_key
+from .common import request_hash as _request_hash
 from .fx import FxQuote, fx_quote, usd_equivalent
 from .wallet import wallet_account
 
@@ -210,14 +210,6 @@ def _check_amount(amount: object) -> Money:
     return amount
 
 
-def _check_idempotency_key(key: object) -> str | None:
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key.strip() or len(key) > 200:
-        raise ValidationFailed("An idempotency key is 1–200 characters.", code="invalid_idempotency_key")
-    return key
-
-
 def payment_quote(sender, *, to, amount: Money) -> PaymentQuote:
     """What paying ``amount`` to ``to`` would do, without doing it (no fee on wallet payments)."""
     recipient = recipient_resolve(sender, to)
@@ -235,10 +227,6 @@ def payment_quote(sender, *, to, amount: Money) -> PaymentQuote:
 
 
 # --- Send -----------------------------------------------------------------------------
-
-
-def _request_hash(**fields) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _event(payment: Payment, status: str, actor=None, message: str = "") -> None:

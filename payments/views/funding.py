@@ -13,14 +13,11 @@ message and are hidden from Django's error reports (``sensitive_post_parameters`
 
 from __future__ import annotations
 
-import functools
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -50,10 +47,13 @@ from ..services.funding import (
     topup_create,
 )
 from ..services.wallet import wallet_account
+from .wallet import html_idempotency_errors
 
 CASH_OUTS_PER_PAGE = 10
 RECENT_TOP_UPS = 5
 NEXT_PAGES = {"add": "payments:add_money", "cash-out": "payments:cash_out"}
+ADD_FIELDS = ("card", "amount", "currency")
+CASH_OUT_FIELDS = ("card", "amount", "currency", "speed")
 
 
 def _key_from(request) -> str:
@@ -72,24 +72,21 @@ def _add_domain_error(form, error: DomainError) -> None:
         form.add_error(None, error.message)
 
 
-def _html_idempotency_errors(on_error):
-    """Turn the idempotency layer's JSON refusals (key reused, still in progress) into a page."""
+def _values(request, names) -> dict:
+    return {name: request.POST.get(name, "")[:40] for name in names if request.POST.get(name)}
 
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            response = view(request, *args, **kwargs)
-            if isinstance(response, JsonResponse) and response.status_code >= 400:
-                try:
-                    error = json.loads(response.content)["error"]
-                except (ValueError, KeyError, TypeError):
-                    return response
-                return on_error(request, error.get("code", ""), error.get("message", ""), response.status_code)
-            return response
 
-        return wrapper
+def _refilled(request, form_class, names):
+    """An unbound form showing what was POSTed (for "Back" and for a refusal after submit)."""
+    return form_class(initial=_values(request, names), user=request.user)
 
-    return decorate
+
+def _checked(request, form_class, page):
+    """The confirm step's POSTed form and key; ``response`` is the form page again (400) if it is not valid."""
+    key = _key_from(request)
+    form = form_class(request.POST, user=request.user)
+    response = None if form.is_valid() else page(request, form, status=400, key=key)
+    return form, key, response
 
 
 # --- Cards ---------------------------------------------------------------------------------
@@ -177,12 +174,8 @@ def add_money(request):
     """Choose a card, an amount and a currency. A POST is "Back" from the confirm step (same values, same key)."""
     if request.method == "GET":
         return _add_page(request, AddMoneyForm(user=request.user))
-    form = AddMoneyForm(initial=_values(request, ("card", "amount", "currency")), user=request.user)
+    form = _refilled(request, AddMoneyForm, ADD_FIELDS)
     return _add_page(request, form, key=_key_from(request))
-
-
-def _values(request, names) -> dict:
-    return {name: request.POST.get(name, "")[:40] for name in names if request.POST.get(name)}
 
 
 @login_required
@@ -191,10 +184,9 @@ def add_money_confirm(request):
     """Check the form and show what will happen; nothing is charged until it is submitted."""
     if request.method == "GET":
         return redirect("payments:add_money")
-    key = _key_from(request)
-    form = AddMoneyForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return _add_page(request, form, status=400, key=key)
+    form, key, response = _checked(request, AddMoneyForm, _add_page)
+    if response:
+        return response
     data = form.cleaned_data
     try:
         card = topup_check(request.user, card=data["card"], amount=data["money"])
@@ -225,13 +217,13 @@ def _add_error_page(request, code, message, status):
         return redirect("payments:add_money")
     if code == "idempotency_key_reused":
         message = "This form was already used for a different top-up, so nothing was charged. Check and try again."
-    form = AddMoneyForm(initial=_values(request, ("card", "amount", "currency")), user=request.user)
+    form = _refilled(request, AddMoneyForm, ADD_FIELDS)
     return _add_page(request, form, status=status, page_error=message)
 
 
 @login_required
 @require_POST
-@_html_idempotency_errors(_add_error_page)
+@html_idempotency_errors(_add_error_page)
 @idempotent
 def add_money_submit(request):
     """Charge the card and credit the wallet. Idempotent by the form's key: a double submit charges once."""
@@ -242,7 +234,7 @@ def add_money_submit(request):
     try:
         topup = topup_create(request.user, card=data["card"], amount=data["money"], idempotency_key=_key_from(request))
     except DomainError as error:
-        fresh = AddMoneyForm(initial=_values(request, ("card", "amount", "currency")), user=request.user)
+        fresh = _refilled(request, AddMoneyForm, ADD_FIELDS)
         return _add_page(request, fresh, status=error.status, page_error=error.message)
     return redirect("payments:top_up", pk=topup.pk)
 
@@ -289,7 +281,7 @@ def cash_out(request):
     """The cash-out form and the recent cash-outs. A POST is "Back" from the confirm step."""
     if request.method == "GET":
         return _cash_out_page(request, CashOutForm(user=request.user))
-    form = CashOutForm(initial=_values(request, ("card", "amount", "currency", "speed")), user=request.user)
+    form = _refilled(request, CashOutForm, CASH_OUT_FIELDS)
     return _cash_out_page(request, form, key=_key_from(request))
 
 
@@ -299,10 +291,9 @@ def cash_out_confirm(request):
     """Show the fee, the total taken from the wallet and when it arrives; nothing moves yet."""
     if request.method == "GET":
         return redirect("payments:cash_out")
-    key = _key_from(request)
-    form = CashOutForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return _cash_out_page(request, form, status=400, key=key)
+    form, key, response = _checked(request, CashOutForm, _cash_out_page)
+    if response:
+        return response
     data = form.cleaned_data
     try:
         quote = cashout_check(request.user, card=data["card"], amount=data["money"], speed=data["speed"])
@@ -338,13 +329,13 @@ def _cash_out_error_page(request, code, message, status):
         return redirect("payments:cash_out")
     if code == "idempotency_key_reused":
         message = "This form was already used for a different cash-out, so nothing was sent. Check and try again."
-    form = CashOutForm(initial=_values(request, ("card", "amount", "currency", "speed")), user=request.user)
+    form = _refilled(request, CashOutForm, CASH_OUT_FIELDS)
     return _cash_out_page(request, form, status=status, page_error=message)
 
 
 @login_required
 @require_POST
-@_html_idempotency_errors(_cash_out_error_page)
+@html_idempotency_errors(_cash_out_error_page)
 @idempotent
 def cash_out_submit(request):
     """Cash out. Idempotent by the form's key: a double submit cashes out once."""
@@ -361,7 +352,7 @@ def cash_out_submit(request):
             idempotency_key=_key_from(request),
         )
     except DomainError as error:
-        fresh = CashOutForm(initial=_values(request, ("card", "amount", "currency", "speed")), user=request.user)
+        fresh = _refilled(request, CashOutForm, CASH_OUT_FIELDS)
         return _cash_out_page(request, fresh, status=error.status, page_error=error.message)
     return redirect("payments:cash_out_detail", pk=cashout.pk)
 

@@ -29,7 +29,8 @@ from core.idempotency import idempotent, request_key
 from core.money import Money
 
 from ..forms_requests import RequestForm, SplitForm, TipForm, add_domain_error, shares_from_post
-from ..models import PaymentKind, PaymentRequest, PaymentStatus, RequestStatus, SplitMethod
+from ..models import PaymentKind, PaymentStatus, RequestStatus, SplitMethod
+from ..selectors import open_requests_to_pay_count
 from ..services.requests import (
     effective_status,
     remind_available_at,
@@ -121,9 +122,7 @@ def request_list(request):
     context = {"tab": tab, "page": page, "rows": rows, "now": now, "here": here}
     if request.GET.get("fragment"):
         return render(request, "payments/requests/_list.html", context)
-    context["open_incoming"] = PaymentRequest.objects.filter(
-        payer=request.user, status=RequestStatus.OPEN, expires_at__gt=now
-    ).count()
+    context["open_incoming"] = open_requests_to_pay_count(request.user, now)
     return render(request, "payments/requests/list.html", context)
 
 

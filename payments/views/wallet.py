@@ -137,7 +137,7 @@ def payment_detail(request, pk: int):
     return _detail_response(request, _payment_or_404(request.user, pk))
 
 
-def _html_idempotency_errors(on_error):
+def html_idempotency_errors(on_error):
     """Turn the JSON refusals of the idempotency layer (key reused, still in progress) into a page.
 
     ``on_error(request, code, message, status, *view_args, **view_kwargs)`` renders or redirects.
@@ -181,7 +181,7 @@ def _action_error(error: DomainError, *, action: str) -> tuple[str, int]:
 
 @login_required
 @require_POST
-@_html_idempotency_errors(_back_to_detail)
+@html_idempotency_errors(_back_to_detail)
 @idempotent
 def payment_return_view(request, pk: int):
     """The recipient gives a completed payment back (a ledger reversal). Once only."""
@@ -198,7 +198,7 @@ def payment_return_view(request, pk: int):
 
 @login_required
 @require_POST
-@_html_idempotency_errors(_back_to_detail)
+@html_idempotency_errors(_back_to_detail)
 @idempotent
 def payment_cancel_view(request, pk: int):
     """The sender cancels a payment still in its safety delay; the money stays with them."""
@@ -360,7 +360,7 @@ def _send_error_page(request, code, message, status):
 
 @login_required
 @require_POST
-@_html_idempotency_errors(_send_error_page)
+@html_idempotency_errors(_send_error_page)
 @idempotent
 def send_submit(request):
     """Send the confirmed payment. Idempotent by the form's key: a double submit sends once."""
