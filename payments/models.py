@@ -20,6 +20,7 @@ class PaymentKind(models.TextChoices):
     PAYMENT = "payment", "Payment"
     TIP = "tip", "Tip"
     REQUEST = "request", "Paid request"
+    SUBSCRIPTION = "subscription", "Subscription"
 
 
 class PaymentStatus(models.TextChoices):
@@ -137,6 +138,9 @@ class SafetyDelay(models.IntegerChoices):
 class WalletSettings(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet_settings")
     safety_delay_seconds = models.PositiveIntegerField(choices=SafetyDelay.choices, default=SafetyDelay.OFF)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "wallet settings"
 
     def __str__(self) -> str:
         return f"Wallet settings of {self.user_id}"

@@ -134,7 +134,12 @@ class Filter:
 # The tie-break between rows of different tables created in the same microsecond.
 SOURCE_RANK = {"payment": 3, "cashout": 2, "topup": 1}
 
-PAYMENT_KIND_LABELS = {PaymentKind.PAYMENT: "Payment", PaymentKind.TIP: "Tip", PaymentKind.REQUEST: "Request"}
+PAYMENT_KIND_LABELS = {
+    PaymentKind.PAYMENT: "Payment",
+    PaymentKind.TIP: "Tip",
+    PaymentKind.REQUEST: "Request",
+    PaymentKind.SUBSCRIPTION: "Subscription",
+}
 # Statuses after which nothing moved (or it all came back): the amount is shown struck through.
 VOID_PAYMENT_STATUSES = {PaymentStatus.CANCELLED, PaymentStatus.REJECTED, PaymentStatus.RETURNED}
 VOID_MOVEMENT_STATUSES = {MovementStatus.DECLINED, MovementStatus.FAILED}

@@ -540,6 +540,8 @@ def _describe_payment(line: StatementLine, t: Transfer, payment: Payment, accoun
         base = f"Tip to {who}" if is_sender else f"Tip from {who}"
     elif payment.kind == PaymentKind.REQUEST:
         base = f"Paid {who}'s request" if is_sender else f"{who} paid your request"
+    elif payment.kind == PaymentKind.SUBSCRIPTION:
+        base = f"Subscription to {who}" if is_sender else f"Subscription from {who}"
     else:
         base = f"Payment to {who}" if is_sender else f"Payment from {who}"
     if line.pending:

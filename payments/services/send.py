@@ -64,6 +64,7 @@ from ..models import (
     SafetyDelay,
     WalletSettings,
 )
+from ..signals import payment_returning, payment_status_changed
 from .common import check_idempotency_key as _check_idempotency_key
 from .common import request_hash as _request_hash
 from .fx import FxQuote, fx_quote, usd_equivalent
@@ -230,7 +231,9 @@ def payment_quote(sender, *, to, amount: Money) -> PaymentQuote:
 
 
 def _event(payment: Payment, status: str, actor=None, message: str = "") -> None:
+    """Record a status change in the payment's history and tell the apps above (same transaction)."""
     PaymentEvent.objects.create(payment=payment, status=status, actor=actor, message=message[:300])
+    payment_status_changed.send(sender=Payment, payment=payment, status=status)
 
 
 def payment_summary(payment: Payment) -> dict:
@@ -337,6 +340,7 @@ def payment_send(
     tip_target: str = "",
     request: PaymentRequest | None = None,
     idempotency_key: str | None = None,
+    safety_delay: bool = True,
 ) -> Payment:
     """Pay ``amount`` (in the sender's chosen currency) to ``to``, converted to their home currency.
 
@@ -345,7 +349,9 @@ def payment_send(
     with the same request returns the first payment and moves nothing, with a
     different request raises IdempotencyKeyReused. Instant unless the payment
     is held for review (risk) or delayed (the sender's safety delay, first
-    payment to this person). The recipient is notified live on commit.
+    payment to this person; ``safety_delay=False`` skips it for charges the sender
+    set up explicitly, such as a creator subscription). The recipient is notified
+    live on commit. Every status change sends ``payments.signals.payment_status_changed``.
     Raises: RecipientInvalid, InvalidAmount, FxUnavailable, AccountFrozen,
     RegionNotLicensed, VerificationRequired, LimitExceeded, InsufficientFunds.
     """
@@ -396,7 +402,7 @@ def payment_send(
             reference = f"payment:{payment.pk}"
             compliance.limit_reserve(sender, usd_minor=usd, reference=reference, new_recipient=first)
             reason = compliance.risk_assess(sender, usd_minor=usd, new_recipient=first, reference=reference)
-            delay = safety_delay_for(sender) if first else 0
+            delay = safety_delay_for(sender) if first and safety_delay else 0
             ledger_key = f"{reference}:send"
             now = timezone.now()
             if reason:
@@ -531,6 +537,7 @@ def payment_return(user, *, payment: Payment | int) -> Payment:
             raise PaymentNotReturnable()
         key = f"payment:{payment.pk}:return"
         _lock_accounts_of(payment)
+        payment_returning.send(sender=Payment, payment=payment)
         try:
             transfer_reverse(
                 initiator=user, transfer=payment.credit_transfer_id, kind="return", idempotency_key=f"{key}:in"
@@ -610,7 +617,8 @@ def _release(payment: Payment, *, actor=None, message: str = "") -> Payment:
     payment.completed_at = timezone.now()
     payment.save(update_fields=["status", "completed_at", "debit_transfer", "credit_transfer"])
     _event(payment, PaymentStatus.COMPLETED, actor, message)
-    _announce_sent(payment)
+    # A subscription charge is announced by social (subscription.new / .renewed), not as a payment.
+    _announce_sent(payment, notify_recipient=payment.kind != PaymentKind.SUBSCRIPTION)
     return payment
 
 

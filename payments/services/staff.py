@@ -19,6 +19,7 @@ from notifications.models import register_kind
 from notifications.services import event_publish, notify
 
 from ..models import Payment, PaymentEvent, PaymentStatus
+from ..signals import payment_returning, payment_status_changed
 from .send import _lock_accounts_of, _locked, payment_summary
 
 REASON_MAX_LENGTH = 300
@@ -84,6 +85,7 @@ def payment_reverse_by_staff(staff, *, payment: Payment | int, reason: str) -> P
         key = f"payment:{payment.pk}:staff_reversal"
         meta = {"payment": payment.pk, "staff": staff.pk}
         _lock_accounts_of(payment)  # both legs' accounts at once, ascending (no deadlocks)
+        payment_returning.send(sender=Payment, payment=payment)
         try:
             transfer_reverse(
                 initiator=staff,
@@ -117,6 +119,7 @@ def payment_reverse_by_staff(staff, *, payment: Payment | int, reason: str) -> P
             actor=staff,
             message=message if len(message) <= 300 else message[:299] + "…",
         )
+        payment_status_changed.send(sender=Payment, payment=payment, status=PaymentStatus.RETURNED)
         compliance.audit_record(
             actor=staff,
             action="payment.reverse",

@@ -108,10 +108,18 @@ def tip_send(
                     "amount": format_money(payment.received_amount, payment.received_currency),
                     "note": payment.note,
                     "target": payment.tip_target,
-                    "url": f"/wallet/payments/{payment.pk}/",
+                    "url": _tip_url(payment),
                 },
             )
         return payment
+
+
+def _tip_url(payment: Payment) -> str:
+    """Where the creator's notification leads: the tipped post, else the payment."""
+    kind, _, ident = payment.tip_target.partition(":")
+    if kind == "post" and ident.isdigit():
+        return f"/posts/{ident}"
+    return f"/wallet/payments/{payment.pk}/"
 
 
 def _already_announced(payment: Payment) -> bool:

@@ -36,7 +36,7 @@ def test_tip_is_a_payment_of_kind_tip_and_notifies_the_creator(alice, bob):
     assert balance(alice) == 99700 and balance(bob) == 100300
     tip = Notification.objects.get(recipient=bob, kind="tip.received")
     assert tip.title == "@alice tipped you $3.00"
-    assert tip.data["target"] == "post:12" and tip.url == f"/wallet/payments/{payment.pk}/"
+    assert tip.data["target"] == "post:12" and tip.url == "/posts/12"  # a tip on a post leads to the post
 
 
 @pytest.mark.django_db
