@@ -22,9 +22,7 @@ import os
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from struct import error as struct_error
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -33,29 +31,27 @@ from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404
 from django.utils.deconstruct import deconstructible
 from django.views.decorators.http import require_safe
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import NotFound, ValidationFailed
+from core.images import (  # noqa: F401 - re-exported: the limits used to live here
+    DECODE_ERRORS,
+    IMAGE_MAX_FRAMES,
+    IMAGE_MAX_PIXELS,
+    IMAGE_MAX_TOTAL_PIXELS,
+    IMAGE_TYPES,
+    ImageInvalid,
+    SniffedImage,
+    sniff_image,
+    strip_metadata,
+)
 
 from .models import Attachment
 from .services import MessageNotFound, message_for
 
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENTS_PER_MESSAGE = 4
-# Width × height of one frame; a 10 MB PNG can otherwise claim 100,000 × 100,000 pixels.
-IMAGE_MAX_PIXELS = 50_000_000
-# Animated GIF/WebP: frames × pixels, what a browser would have to decode.
-IMAGE_MAX_TOTAL_PIXELS = 400_000_000
-IMAGE_MAX_FRAMES = 1_000
 NAME_MAX_LENGTH = 120
 
-# Pillow format name -> (content type, file extension). Nothing else is accepted as an image.
-IMAGE_TYPES = {
-    "JPEG": ("image/jpeg", "jpg"),
-    "PNG": ("image/png", "png"),
-    "GIF": ("image/gif", "gif"),
-    "WEBP": ("image/webp", "webp"),
-}
 PDF_TYPE = ("application/pdf", "pdf")
 PDF_MAGIC = b"%PDF-"
 
@@ -123,78 +119,21 @@ def attachment_storage() -> PrivateAttachmentStorage:
 
 # --- Checking uploads -------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Sniffed:
-    content_type: str
-    extension: str
-    width: int | None = None
-    height: int | None = None
+# The image checks are shared with post images: core.images.
+_Sniffed = SniffedImage
 
 
 def _sniff_image(handle) -> _Sniffed | None:
-    """The image's type and size if Pillow recognises one of the four formats, else None.
-
-    Only the JPEG, PNG, GIF and WebP decoders are tried (``formats=``), so exotic
-    parsers never see user bytes. Raises AttachmentInvalid for a bomb or a damaged file.
-    """
-    handle.seek(0)
+    """``core.images.sniff_image``, raising ``AttachmentInvalid`` (same message) for a bomb or a damaged file."""
     try:
-        with Image.open(handle, formats=list(IMAGE_TYPES)) as probe:
-            image_format = probe.format
-            width, height = probe.size
-            if width < 1 or height < 1 or width * height > IMAGE_MAX_PIXELS:
-                raise AttachmentInvalid(
-                    f"That image is too large ({width} × {height} pixels); the limit is "
-                    f"{IMAGE_MAX_PIXELS // 1_000_000} megapixels."
-                )
-            frames = getattr(probe, "n_frames", 1) or 1
-            if frames > IMAGE_MAX_FRAMES or frames * width * height > IMAGE_MAX_TOTAL_PIXELS:
-                raise AttachmentInvalid("That animation has too many frames or pixels.")
-            probe.verify()
-    except AttachmentInvalid:
-        raise
-    except UnidentifiedImageError:
-        return None
-    except Image.DecompressionBombError:
-        raise AttachmentInvalid("That image is too large to open.") from None
-    except (OSError, ValueError, SyntaxError, EOFError, TypeError, IndexError, struct_error):
-        raise AttachmentInvalid("That image is damaged or incomplete.") from None
-    content_type, extension = IMAGE_TYPES[image_format]
-    return _Sniffed(content_type, extension, width, height)
-
-
-# Still photos are re-encoded without metadata: a phone photo's EXIF carries its GPS position.
-_STRIP_FORMATS = {
-    "image/jpeg": ("JPEG", {"quality": 90}),
-    "image/png": ("PNG", {}),
-    "image/webp": ("WEBP", {"quality": 90}),
-}
+        return sniff_image(handle)
+    except ImageInvalid as exc:
+        raise AttachmentInvalid(exc.message) from None
 
 
 def _without_metadata(upload, sniffed: _Sniffed) -> tuple[File, int, _Sniffed] | None:
-    """The image re-encoded with no EXIF/XMP/text chunks (rotation applied), or None to keep it as is.
-
-    GIFs and animations are kept as uploaded (no camera metadata; re-encoding would lose frames).
-    """
-    target = _STRIP_FORMATS.get(sniffed.content_type)
-    if target is None:
-        return None
-    upload.seek(0)
-    with Image.open(upload, formats=list(IMAGE_TYPES)) as image:
-        if getattr(image, "n_frames", 1) > 1:
-            return None
-        image = ImageOps.exif_transpose(image)  # a copy, with the orientation applied
-        if target[0] == "JPEG" and image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
-        # Keep only what draws the picture; EXIF, XMP, ICC comments and text chunks go.
-        image.info = {k: v for k, v in image.info.items() if k in ("transparency", "gamma", "dpi")}
-        buffer = io.BytesIO()
-        image.save(buffer, format=target[0], **target[1])
-        width, height = image.size
-    size = buffer.tell()
-    buffer.seek(0)
-    return File(buffer, name="attachment"), size, _Sniffed(sniffed.content_type, sniffed.extension, width, height)
+    """``core.images.strip_metadata`` (rotation applied, EXIF/XMP/text gone; GIFs and animations kept)."""
+    return strip_metadata(upload, sniffed)
 
 
 def _sniff(handle) -> _Sniffed:
@@ -281,7 +220,7 @@ def attachments_prepare(user, files) -> list[Attachment]:
             raise AttachmentInvalid(f"“{shown}”: {exc.message}") from None
         try:
             stripped = _without_metadata(upload, sniffed)
-        except (OSError, ValueError, SyntaxError, EOFError, TypeError, IndexError, struct_error):
+        except DECODE_ERRORS:
             raise AttachmentInvalid(f"“{shown}”: that image is damaged or incomplete.") from None
         if stripped is not None:
             original_name = getattr(upload, "name", "")
