@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ERROR_RESPONSE
-from core.errors import ValidationFailed
+from core.api import ERROR_RESPONSE, DefaultCursorPagination, StrictBooleanField
+from core.errors import NotPermitted, ValidationFailed
 from core.money import CURRENCY_CHOICES
 
 from . import selectors, services, social
@@ -36,6 +36,8 @@ class MeSerializer(serializers.ModelSerializer):
             "avatar_url",
             "initials",
             "bio",
+            "website",
+            "is_protected",
             "home_currency",
             "country",
             "state",
@@ -62,6 +64,11 @@ class MeUpdateSerializer(serializers.Serializer):
 
     display_name = serializers.CharField(max_length=50, allow_blank=True, required=False)
     bio = serializers.CharField(max_length=160, allow_blank=True, required=False)
+    website = serializers.URLField(max_length=200, allow_blank=True, required=False, help_text="An http(s) link.")
+    is_protected = StrictBooleanField(
+        required=False,
+        help_text="New followers ask first and you approve them; turning it off approves everyone waiting.",
+    )
     home_currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
     country = serializers.ChoiceField(choices=list(countries), allow_blank=True, required=False)
     state = serializers.ChoiceField(choices=US_STATES, allow_blank=True, required=False)
@@ -91,7 +98,8 @@ class MeView(APIView):
         summary="Change the signed-in account's profile",
         description=(
             "Only the fields sent change. A US address needs a state; other countries none. "
-            "`message_policy` is everyone, following or nobody. "
+            "`message_policy` is everyone, following or nobody. `is_protected` makes new followers ask "
+            "for approval (turning it off approves every pending request). "
             "Validation errors answer 400 with {error: {code, message, fields}}."
         ),
         request=MeUpdateSerializer,
@@ -135,6 +143,10 @@ class PublicProfileSerializer(serializers.Serializer):
     avatar_url = serializers.SerializerMethodField()
     initials = serializers.CharField(source="user.initials", read_only=True)
     bio = serializers.CharField(source="user.bio", read_only=True)
+    website = serializers.CharField(source="user.website", read_only=True, help_text="Their link, or empty.")
+    is_protected = serializers.BooleanField(
+        source="user.is_protected", read_only=True, help_text="They approve their followers."
+    )
     date_joined = serializers.DateTimeField(source="user.date_joined", read_only=True)
     followers_count = serializers.IntegerField(read_only=True)
     following_count = serializers.IntegerField(read_only=True)
@@ -142,7 +154,15 @@ class PublicProfileSerializer(serializers.Serializer):
     is_following = serializers.BooleanField(read_only=True, help_text="The caller follows them.")
     follows_you = serializers.BooleanField(read_only=True, help_text="They follow the caller.")
     mutual = serializers.BooleanField(read_only=True, help_text="They and the caller follow each other.")
+    requested = serializers.BooleanField(
+        read_only=True, help_text="The caller asked to follow them (a protected account) and waits for approval."
+    )
     blocked = serializers.BooleanField(source="you_blocked", read_only=True, help_text="The caller blocked them.")
+    connections_visible = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the caller may list their followers and following (false for a protected account "
+        "the caller does not follow, and when a block stands either way).",
+    )
     can_interact = serializers.BooleanField(
         read_only=True,
         help_text=(
@@ -212,6 +232,14 @@ class UserProfileView(APIView):
         return _profile_response(request, handle)
 
 
+class FollowResultSerializer(PublicProfileSerializer):
+    status = serializers.ChoiceField(
+        choices=["following", "requested"],
+        read_only=True,
+        help_text="following: you follow them now; requested: they approve followers, your request waits.",
+    )
+
+
 class FollowView(APIView):
     """``POST``/``DELETE /api/v1/users/{handle}/follow/``."""
 
@@ -219,16 +247,18 @@ class FollowView(APIView):
 
     @extend_schema(
         operation_id="users_follow_create",
-        summary="Follow a person",
+        summary="Follow a person (or ask to, if they approve followers)",
         description=(
-            "Idempotent: following someone you already follow changes nothing (and notifies "
-            "no one again). No body. Refused: yourself (400 `cannot_follow_self`), someone "
-            "blocked either way (403 `blocked`). Answers with their profile."
+            "A public account is followed at once (`status: following`). A protected account gets a "
+            "follow request instead (`status: requested`, `requested: true`) and they are notified; you "
+            "follow them once they approve. Idempotent: asking again changes nothing and notifies no one "
+            "again. No body. Refused: yourself (400 `cannot_follow_self`), someone blocked either way "
+            "(403 `blocked`). Answers with their profile and the status."
         ),
         parameters=[_HANDLE],
         request=None,
         responses={
-            200: PublicProfileSerializer,
+            200: FollowResultSerializer,
             400: OpenApiResponse(ERROR_RESPONSE),
             403: OpenApiResponse(ERROR_RESPONSE),
             404: _NOT_FOUND,
@@ -237,13 +267,16 @@ class FollowView(APIView):
     )
     def post(self, request: Request, handle: str) -> Response:
         _no_fields(request)
-        social.follow_create(request.user, followee=selectors.user_for_handle(handle))
-        return _profile_response(request, handle)
+        result = social.follow_start(request.user, followee=selectors.user_for_handle(handle))
+        profile = selectors.profile_for(handle, request.user)
+        data = FollowResultSerializer(profile, context={"request": request}).data
+        data["status"] = result.status
+        return Response(data)
 
     @extend_schema(
         operation_id="users_follow_destroy",
-        summary="Unfollow a person",
-        description="Idempotent: 204 whether or not you followed them. No body. Yourself: 400.",
+        summary="Unfollow a person, or cancel your follow request",
+        description="Idempotent: 204 whether or not you followed them or had asked to. No body. Yourself: 400.",
         parameters=[_HANDLE],
         request=None,
         responses={
@@ -258,6 +291,152 @@ class FollowView(APIView):
         _no_fields(request)
         social.follow_delete(request.user, followee=selectors.user_for_handle(handle, active_only=False))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---- follow requests (protected accounts) ----------------------------------------------------
+
+
+class FollowRequestSerializer(serializers.Serializer):
+    user = UserSummarySerializer(source="requester", read_only=True)
+    requested_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+
+class MyFollowRequestsView(ListAPIView):
+    """``GET /api/v1/me/follow-requests/``: who waits for the caller's approval, newest first."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = FollowRequestSerializer
+
+    def get_queryset(self):
+        return selectors.follow_requests_for(self.request.user)
+
+    @extend_schema(
+        operation_id="me_follow_requests_list",
+        summary="Follow requests waiting for your approval",
+        description="Cursor-paginated, newest first. Approve or decline each with the two actions below.",
+        responses={200: FollowRequestSerializer(many=True), 403: OpenApiResponse(ERROR_RESPONSE)},
+        tags=["people"],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class FollowRequestApproveView(APIView):
+    """``POST /api/v1/me/follow-requests/{handle}/approve/``."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_follow_requests_approve",
+        summary="Approve a follow request",
+        description=(
+            "They follow you from now on and are notified. Idempotent: approving someone who already "
+            "follows you answers the same. No body. No pending request from them: 404 "
+            "`follow_request_not_found`. Answers with their profile (`follows_you: true`)."
+        ),
+        parameters=[_HANDLE],
+        request=None,
+        responses={200: PublicProfileSerializer, 400: OpenApiResponse(ERROR_RESPONSE), 404: _NOT_FOUND},
+        tags=["people"],
+    )
+    def post(self, request: Request, handle: str) -> Response:
+        _no_fields(request)
+        social.follow_request_approve(request.user, requester=selectors.user_for_handle(handle))
+        return _profile_response(request, handle)
+
+
+class FollowRequestDeclineView(APIView):
+    """``POST /api/v1/me/follow-requests/{handle}/decline/``."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_follow_requests_decline",
+        summary="Decline a follow request",
+        description="They are not told, and may ask again. Idempotent: 204 whether or not a request waited. No body.",
+        parameters=[_HANDLE],
+        request=None,
+        responses={204: None, 400: OpenApiResponse(ERROR_RESPONSE), 404: _NOT_FOUND},
+        tags=["people"],
+    )
+    def post(self, request: Request, handle: str) -> Response:
+        _no_fields(request)
+        social.follow_request_decline(request.user, requester=selectors.user_for_handle(handle, active_only=False))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---- followers / following lists -------------------------------------------------------------
+
+
+class PeoplePagination(DefaultCursorPagination):
+    ordering = "-link_id"  # the follow's id: newest follow first, stable while people follow
+
+
+class ListsPrivate(NotPermitted):
+    code = "lists_private"
+    default_message = "These are private: they approve their followers, and only followers may see these lists."
+
+
+class _PeopleView(ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = PublicProfileSerializer
+    pagination_class = PeoplePagination
+    people = staticmethod(selectors.followers_people)
+
+    def get_queryset(self):
+        profile = selectors.profile_for(self.kwargs["handle"], self.request.user)
+        if not profile.connections_visible:
+            if profile.blocked_either_way:
+                raise ListsPrivate("You cannot see these lists.")
+            raise ListsPrivate()
+        return self.people(profile.user, self.request.user)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        rows = self.paginate_queryset(self.get_queryset())
+        profiles = [selectors.profile_from_row(user, request.user) for user in rows]
+        return self.get_paginated_response(self.get_serializer(profiles, many=True).data)
+
+
+_LIST_DESCRIPTION = (
+    "Cursor-paginated, newest follow first; each person's profile as the caller sees it (for a follow "
+    "button). People blocked either way with the caller are left out. A protected account's lists are "
+    "shown only to them and their approved followers; otherwise, and when a block stands either way, "
+    "403 `lists_private`. Unknown or inactive handle: 404."
+)
+
+
+class FollowersView(_PeopleView):
+    """``GET /api/v1/users/{handle}/followers/``."""
+
+    people = staticmethod(selectors.followers_people)
+
+    @extend_schema(
+        operation_id="users_followers_list",
+        summary="Who follows a person",
+        description=_LIST_DESCRIPTION,
+        parameters=[_HANDLE],
+        responses={200: PublicProfileSerializer(many=True), 403: OpenApiResponse(ERROR_RESPONSE), 404: _NOT_FOUND},
+        tags=["people"],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class FollowingView(_PeopleView):
+    """``GET /api/v1/users/{handle}/following/``."""
+
+    people = staticmethod(selectors.following_people)
+
+    @extend_schema(
+        operation_id="users_following_list",
+        summary="Who a person follows",
+        description=_LIST_DESCRIPTION,
+        parameters=[_HANDLE],
+        responses={200: PublicProfileSerializer(many=True), 403: OpenApiResponse(ERROR_RESPONSE), 404: _NOT_FOUND},
+        tags=["people"],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class BlockView(APIView):

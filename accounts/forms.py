@@ -65,14 +65,33 @@ class ProfileForm(forms.ModelForm):
         widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}),
     )
     remove_avatar = forms.BooleanField(required=False, label="Remove my avatar (show my initials instead)")
+    website = forms.URLField(
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        label="Link",
+        help_text="A web page of yours, shown on your profile (https://…).",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com", "inputmode": "url"}),
+    )
 
     class Meta:
         model = User
-        fields = ["display_name", "bio", "home_currency", "country", "state", "time_zone", "message_policy"]
+        fields = [
+            "display_name",
+            "bio",
+            "website",
+            "is_protected",
+            "home_currency",
+            "country",
+            "state",
+            "time_zone",
+            "message_policy",
+        ]
         labels = {
             "state": "State (US only)",
             "home_currency": "Home currency",
             "message_policy": "Who can message you",
+            "is_protected": "Approve new followers",
         }
         help_texts = {
             "display_name": "The name people see next to your handle.",
@@ -80,6 +99,8 @@ class ProfileForm(forms.ModelForm):
             "home_currency": "Amounts are shown in this currency first.",
             "time_zone": "Times on the site are shown in this time zone.",
             "message_policy": "Whose new conversations reach you. People you blocked can never message you.",
+            "is_protected": "People ask to follow you and you approve them; only your followers see your posts "
+            "and who you follow. Turning this off approves everyone waiting.",
         }
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 3, "maxlength": 160}),
@@ -111,7 +132,8 @@ class ProfileForm(forms.ModelForm):
         cleaned = super().clean()
         country = str(cleaned.get("country") or "")
         state = cleaned.get("state") or ""
-        if "country" in cleaned and "state" in cleaned:
+        address_changed = {"country", "state"} & set(self.changed_data)
+        if "country" in cleaned and "state" in cleaned and address_changed:
             if country == "US" and not state:
                 self.add_error("state", "Choose your state: it is required for addresses in the United States.")
             elif country != "US" and state:

@@ -75,6 +75,13 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=50, blank=True)
     avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)
     bio = models.CharField(max_length=160, blank=True)
+    website = models.URLField(
+        "link", max_length=200, blank=True, help_text="A web page of yours, shown on your profile."
+    )
+    # Protected: new followers need approval (a FollowRequest), and only followers see the posts.
+    is_protected = models.BooleanField(
+        "protect my posts", default=False, help_text="Only people you approve can follow you and see your posts."
+    )
     home_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
     country = CountryField(blank=True, default="US")
     state = models.CharField("US state", max_length=2, choices=US_STATES, blank=True)
@@ -150,6 +157,26 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower_id} follows {self.followee_id}"
+
+
+class FollowRequest(models.Model):
+    """``requester`` asked to follow the protected account ``target``; it waits for approval."""
+
+    requester = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_sent")
+    target = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "target"], name="accounts_follow_request_once"),
+            models.CheckConstraint(
+                condition=~models.Q(requester=models.F("target")), name="accounts_follow_request_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["target", "-created_at"], name="accounts_followreq_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.requester_id} asks to follow {self.target_id}"
 
 
 class Block(models.Model):

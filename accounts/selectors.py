@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
 
-from .models import Block, Follow, User
+from .models import Block, Follow, FollowRequest, User
 from .validators import HANDLE_MAX_LENGTH
 
 if TYPE_CHECKING:
@@ -103,6 +103,34 @@ def followed_by(user: Person) -> QuerySet[Follow]:
         .select_related("followee")
         .order_by("-created_at", "-id")
     )
+
+
+# ---- follow requests (protected accounts) -----------------------------------------------------
+
+
+def follow_requests_for(user: Person) -> QuerySet[FollowRequest]:
+    """The pending requests to follow ``user``, newest first, each with its active ``requester`` loaded."""
+    return (
+        FollowRequest.objects.filter(target_id=_id(user), requester__is_active=True)
+        .select_related("requester")
+        .order_by("-created_at", "-id")
+    )
+
+
+def follow_request_count(user: Person) -> int:
+    """How many people wait for ``user`` to approve them (one query)."""
+    user_id = _id(user)
+    if user_id is None:
+        return 0
+    return FollowRequest.objects.filter(target_id=user_id, requester__is_active=True).count()
+
+
+def has_requested(requester: Person, target: Person) -> bool:
+    """Whether ``requester`` has a pending request to follow ``target`` (one query)."""
+    a, b = _id(requester), _id(target)
+    if a is None or b is None or a == b:
+        return False
+    return FollowRequest.objects.filter(requester_id=a, target_id=b).exists()
 
 
 # ---- blocks --------------------------------------------------------------------------------
@@ -219,6 +247,34 @@ class Profile:
     you_blocked: bool  # the viewer blocked them
     blocked_you: bool  # they blocked the viewer
     viewer_signed_in: bool = False
+    requested: bool = False  # the viewer asked to follow them (protected account) and waits
+
+    @property
+    def follow_state(self) -> str:
+        """What the follow button shows: anonymous, self, blocked (the viewer blocked them),
+        unavailable (they blocked the viewer), following, requested or follow."""
+        if not self.viewer_signed_in:
+            return "anonymous"
+        if self.is_self:
+            return "self"
+        if self.you_blocked:
+            return "blocked"
+        if self.blocked_you:
+            return "unavailable"
+        if self.is_following:
+            return "following"
+        if self.requested:
+            return "requested"
+        return "follow"
+
+    @property
+    def connections_visible(self) -> bool:
+        """Whether the viewer may see their followers/following lists (and protected posts):
+        no block either way, and the account is public, or it is the viewer's, or the viewer
+        is an approved follower."""
+        if self.blocked_either_way:
+            return False
+        return not self.user.is_protected or self.is_self or self.is_following
 
     @property
     def mutual(self) -> bool:
@@ -239,18 +295,14 @@ def _count_of(queryset: QuerySet, field: str) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def profile_for(handle: object, viewer: Person = None) -> Profile:
-    """The public profile of the active user with ``handle``, seen by ``viewer``, in ONE query.
+def annotate_profiles(queryset: QuerySet[User], viewer: Person = None) -> QuerySet[User]:
+    """``queryset`` of users annotated with what ``Profile`` needs (counts and the viewer's relationship).
 
-    Raises ``NotFound`` (404) for an unknown or inactive handle. ``viewer`` may be None or
-    anonymous: every relationship is then False. A profile is shown even when a block
-    stands either way; ``Profile.can_interact`` says whether to offer Message and Pay.
+    Correlated subqueries only: any number of rows stays one query. Turn each row into a
+    ``Profile`` with ``profile_from_row(row, viewer)``.
     """
-    normalised = normalise_handle(handle)
-    if normalised is None:
-        raise NotFound("There is no one with that handle.", code="user_not_found")
     viewer_id = _id(viewer)
-    queryset = User.objects.filter(handle=normalised, is_active=True).annotate(
+    queryset = queryset.annotate(
         followers_total=_count_of(Follow.objects.filter(followee_id=OuterRef("pk")), "followee_id"),
         following_total=_count_of(Follow.objects.filter(follower_id=OuterRef("pk")), "follower_id"),
     )
@@ -260,10 +312,14 @@ def profile_for(handle: object, viewer: Person = None) -> Profile:
             follows_viewer=Exists(Follow.objects.filter(follower_id=OuterRef("pk"), followee_id=viewer_id)),
             viewer_blocked=Exists(Block.objects.filter(blocker_id=viewer_id, blocked_id=OuterRef("pk"))),
             blocked_viewer=Exists(Block.objects.filter(blocker_id=OuterRef("pk"), blocked_id=viewer_id)),
+            viewer_requested=Exists(FollowRequest.objects.filter(requester_id=viewer_id, target_id=OuterRef("pk"))),
         )
-    user = queryset.first()
-    if user is None:
-        raise NotFound("There is no one with that handle.", code="user_not_found")
+    return queryset
+
+
+def profile_from_row(user: User, viewer: Person = None) -> Profile:
+    """The ``Profile`` of a row from ``annotate_profiles(..., viewer)`` (no query)."""
+    viewer_id = _id(viewer)
     is_self = viewer_id == user.pk
     related = viewer_id is not None and not is_self
     return Profile(
@@ -276,4 +332,43 @@ def profile_for(handle: object, viewer: Person = None) -> Profile:
         you_blocked=related and user.viewer_blocked,
         blocked_you=related and user.blocked_viewer,
         viewer_signed_in=viewer_id is not None,
+        requested=related and user.viewer_requested,
     )
+
+
+def profile_for(handle: object, viewer: Person = None) -> Profile:
+    """The public profile of the active user with ``handle``, seen by ``viewer``, in ONE query.
+
+    Raises ``NotFound`` (404) for an unknown or inactive handle. ``viewer`` may be None or
+    anonymous: every relationship is then False. A profile is shown even when a block
+    stands either way; ``Profile.can_interact`` says whether to offer Message and Pay,
+    ``Profile.follow_state`` what the follow button shows and ``Profile.connections_visible``
+    whether the follower lists (and a protected account's posts) may be shown.
+    """
+    normalised = normalise_handle(handle)
+    if normalised is None:
+        raise NotFound("There is no one with that handle.", code="user_not_found")
+    user = annotate_profiles(User.objects.filter(handle=normalised, is_active=True), viewer).first()
+    if user is None:
+        raise NotFound("There is no one with that handle.", code="user_not_found")
+    return profile_from_row(user, viewer)
+
+
+def followers_people(user: Person, viewer: Person = None) -> QuerySet[User]:
+    """The active people following ``user``, newest follow first, as rows for ``profile_from_row``.
+
+    Each row has ``link_id`` (the follow's id, the cursor key: order by ``-link_id``) and
+    ``linked_at``. People blocked either way with ``viewer`` are left out. One query per page.
+    """
+    people = User.objects.filter(is_active=True, following_links__followee_id=_id(user)).annotate(
+        link_id=F("following_links__id"), linked_at=F("following_links__created_at")
+    )
+    return annotate_profiles(exclude_blocked(people, viewer), viewer).order_by("-link_id")
+
+
+def following_people(user: Person, viewer: Person = None) -> QuerySet[User]:
+    """The active people ``user`` follows, newest follow first; like ``followers_people``."""
+    people = User.objects.filter(is_active=True, follower_links__follower_id=_id(user)).annotate(
+        link_id=F("follower_links__id"), linked_at=F("follower_links__created_at")
+    )
+    return annotate_profiles(exclude_blocked(people, viewer), viewer).order_by("-link_id")

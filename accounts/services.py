@@ -19,6 +19,7 @@ from core.errors import ValidationFailed
 from core.money import CURRENCIES
 
 from .models import TIME_ZONE_CHOICES, US_STATES, MessagePolicy, User
+from .social import follow_requests_approve_all
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 AVATAR_SIZE = 256
@@ -100,6 +101,8 @@ def _check_profile(user: User, changed: set[str]) -> None:
         errors["home_currency"] = ["That currency is not supported."]
     if "time_zone" in changed and (user.time_zone not in _TIME_ZONES or not _zone_exists(user.time_zone)):
         errors["time_zone"] = ["Choose a time zone from the list."]
+    if "website" in changed and user.website and not user.website.lower().startswith(("http://", "https://")):
+        errors["website"] = ["Give a web address starting with http:// or https://."]
     if "message_policy" in changed and user.message_policy not in MessagePolicy.values:
         errors["message_policy"] = ["Choose who may message you: everyone, people you follow, or nobody."]
     if changed & {"country", "state"}:
@@ -138,6 +141,8 @@ def profile_update(
     state: str = _UNSET,
     time_zone: str = _UNSET,
     message_policy: str = _UNSET,
+    website: str = _UNSET,
+    is_protected: bool = _UNSET,
     avatar=_UNSET,
     remove_avatar: bool = False,
 ) -> User:
@@ -146,12 +151,14 @@ def profile_update(
     Guarantees: all or nothing — either every given field is valid and saved in one
     UPDATE, or ``ValidationFailed`` (code ``invalid_profile``/``invalid_avatar``, with
     per-field messages) is raised and ``user`` is left unchanged, in memory and in the
-    database. The country/state rule applies whenever either is given: a US address needs
+    database. The country/state rule applies whenever either changes: a US address needs
     a state, any other country none. ``avatar`` is an uploaded file (checked and
     re-encoded by ``avatar_process``) or an already processed ``ContentFile``;
     ``remove_avatar`` clears it. The replaced avatar file is deleted after commit.
     ``message_policy`` (``MessagePolicy``: everyone/following/nobody) says whose new
-    conversations reach the inbox; messaging reads it.
+    conversations reach the inbox; messaging reads it. ``website`` is an http(s) link
+    (or empty). ``is_protected`` makes new followers ask first; turning it off approves
+    every pending follow request in the same transaction (``social.follow_requests_approve_all``).
     The person themself (or staff acting for them) may call this.
     """
     values = {
@@ -162,12 +169,18 @@ def profile_update(
         "state": state,
         "time_zone": time_zone,
         "message_policy": message_policy,
+        "website": website,
+        "is_protected": is_protected,
     }
     given = {name: value for name, value in values.items() if value is not _UNSET}
     if "display_name" in given:
         given["display_name"] = " ".join(str(given["display_name"] or "").split())
     if "bio" in given:
         given["bio"] = str(given["bio"] or "").strip()
+    if "website" in given:
+        given["website"] = str(given["website"] or "").strip()
+    if "is_protected" in given:
+        given["is_protected"] = bool(given["is_protected"])
     if "message_policy" in given:
         given["message_policy"] = str(given["message_policy"] or "").strip().lower()
     for name in ("home_currency", "state"):
@@ -185,14 +198,18 @@ def profile_update(
     before = {name: getattr(user, name) for name in given}
     for name, value in given.items():
         setattr(user, name, value)
+    # The address rule is checked only when the address changes: an account that never gave a
+    # state (new accounts default to the US) can still save its other settings.
+    address_same = all(str(before[n] or "") == str(given[n] or "") for n in ("country", "state") if n in given)
     try:
-        _check_profile(user, set(given))
+        _check_profile(user, set(given) - {"country", "state"} if address_same else set(given))
     except ValidationFailed:
         for name, value in before.items():
             setattr(user, name, value)
         raise
 
     update_fields = list(given)
+    unprotecting = before.get("is_protected") is True and given.get("is_protected") is False
     old_avatar_name = user.avatar.name if user.avatar else ""
     with transaction.atomic():
         if new_avatar is not None:
@@ -203,6 +220,8 @@ def profile_update(
             update_fields.append("avatar")
         if update_fields:
             user.save(update_fields=update_fields)
+        if unprotecting:
+            follow_requests_approve_all(user)
         if "avatar" in update_fields and old_avatar_name:
             storage = user.avatar.storage
             transaction.on_commit(lambda: storage.delete(old_avatar_name))

@@ -24,6 +24,16 @@ to un-hide what it hid.
 ``user_followed`` — sent by ``accounts.social.follow_create`` when a NEW follow is made,
 inside its transaction; keyword arguments ``follower`` and ``followee``
 (notifications turns it into a ``follow.new`` notification).
+
+``follow_requested`` — sent by ``accounts.social.follow_start`` when ``requester`` asks to
+follow the protected account ``target`` for the first time (a repeated request sends
+nothing), inside its transaction (notifications turns it into ``follow.request``).
+
+``follow_request_approved`` — sent by ``accounts.social.follow_request_approve`` (and by
+``follow_requests_approve_all`` when an account stops being protected) for each approved
+request, inside the transaction that creates the ``Follow``; keyword arguments
+``requester`` and ``target`` (notifications turns it into ``follow.approved`` for the
+requester). Approving does not also send ``user_followed``: the target chose it.
 """
 
 from django.dispatch import Signal
@@ -31,3 +41,5 @@ from django.dispatch import Signal
 user_blocked = Signal()
 user_unblocked = Signal()
 user_followed = Signal()
+follow_requested = Signal()
+follow_request_approved = Signal()

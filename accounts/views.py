@@ -20,6 +20,8 @@ from . import selectors, services, social
 from .forms import ProfileForm
 
 BLOCKED_PAGE_SIZE = 50
+PEOPLE_PAGE_SIZE = 50
+REQUESTS_PAGE_SIZE = 50
 
 
 @login_required
@@ -43,19 +45,7 @@ def settings_view(request):
     return render(request, "accounts/settings.html", {"form": form})
 
 
-# ---- the public profile and the social graph's buttons -----------------------------------
-
-
-@require_GET
-def profile(request, handle: str):
-    """``/@handle``: anyone's public profile; the buttons depend on who is looking."""
-    try:
-        shown = selectors.profile_for(handle, request.user)
-    except NotFound:
-        raise Http404("There is no one with that handle.") from None
-    if handle != shown.user.handle:  # /@Alice and /@alice are one page: keep one address
-        return redirect("profile", handle=shown.user.handle, permanent=True)
-    return render(request, "accounts/profile.html", {"profile": shown, "person": shown.user})
+# ---- the social graph's buttons (the profile page itself is social.views.profile) -----------------------------------
 
 
 def _profile_action(request, handle: str, action, done: str, *, active_only: bool = True):
@@ -67,11 +57,11 @@ def _profile_action(request, handle: str, action, done: str, *, active_only: boo
     except NotFound:
         raise Http404("There is no one with that handle.") from None
     try:
-        action(request.user, other)
+        said = action(request.user, other)
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, done.format(handle=other.handle))
+        messages.success(request, (said if isinstance(said, str) else done).format(handle=other.handle))
     back = request.POST.get("next", "")
     if back and url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -84,20 +74,25 @@ def _profile_action(request, handle: str, action, done: str, *, active_only: boo
 
 @require_POST
 def follow(request, handle: str):
-    return _profile_action(
-        request, handle, lambda me, other: social.follow_create(me, followee=other), "You follow @{handle} now."
-    )
+    """Follow, or (a protected account) send a follow request; the message says which."""
+
+    def act(me, other):
+        result = social.follow_start(me, followee=other)
+        return "Follow request sent to @{handle}." if result.status == social.REQUESTED else None
+
+    return _profile_action(request, handle, act, "You follow @{handle} now.")
 
 
 @require_POST
 def unfollow(request, handle: str):
-    return _profile_action(
-        request,
-        handle,
-        lambda me, other: social.follow_delete(me, followee=other),
-        "You unfollowed @{handle}.",
-        active_only=False,
-    )
+    """Unfollow, or withdraw a pending follow request (the Cancel of a "Requested" button)."""
+
+    def act(me, other):
+        withdrawn = selectors.has_requested(me, other)
+        social.follow_delete(me, followee=other)
+        return "Your follow request to @{handle} is cancelled." if withdrawn else None
+
+    return _profile_action(request, handle, act, "You unfollowed @{handle}.", active_only=False)
 
 
 @require_POST
@@ -127,3 +122,82 @@ def blocked_list(request):
     """``/settings/blocked/``: the people you blocked, newest first, each with Unblock."""
     page = Paginator(selectors.blocks_made_by(request.user), BLOCKED_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "accounts/blocked.html", {"page": page, "blocks": page.object_list})
+
+
+# ---- follow requests (protected accounts) ----------------------------------------------------
+
+
+@login_required
+@require_GET
+def follow_requests(request):
+    """``/settings/follow-requests/``: who asks to follow you, newest first, each with Approve/Decline."""
+    page = Paginator(selectors.follow_requests_for(request.user), REQUESTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/follow_requests.html", {"page": page, "follow_requests": page.object_list})
+
+
+def _request_decision(request, handle: str, action, done: str):
+    try:
+        requester = selectors.user_for_handle(handle, active_only=False)
+    except NotFound:
+        raise Http404("There is no one with that handle.") from None
+    try:
+        action(request.user, requester)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done.format(handle=requester.handle))
+    return redirect("accounts:follow_requests")
+
+
+@login_required
+@require_POST
+def follow_request_approve(request, handle: str):
+    return _request_decision(
+        request,
+        handle,
+        lambda me, requester: social.follow_request_approve(me, requester=requester),
+        "@{handle} follows you now.",
+    )
+
+
+@login_required
+@require_POST
+def follow_request_decline(request, handle: str):
+    return _request_decision(
+        request,
+        handle,
+        lambda me, requester: social.follow_request_decline(me, requester=requester),
+        "You declined @{handle}'s request.",
+    )
+
+
+# ---- followers / following lists -------------------------------------------------------------
+
+
+def _people_page(request, handle: str, *, which: str):
+    try:
+        shown = selectors.profile_for(handle, request.user)
+    except NotFound:
+        raise Http404("There is no one with that handle.") from None
+    if handle != shown.user.handle:
+        return redirect(f"profile_{which}", handle=shown.user.handle, permanent=True)
+    context = {"profile": shown, "person": shown.user, "which": which}
+    if not shown.connections_visible:
+        # Protected (and not an approved follower) or blocked either way: the same page, never the list.
+        return render(request, "accounts/people_private.html", context, status=403)
+    people = selectors.followers_people if which == "followers" else selectors.following_people
+    page = Paginator(people(shown.user, request.user), PEOPLE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [selectors.profile_from_row(user, request.user) for user in page.object_list]
+    return render(request, "accounts/people.html", {**context, "page": page, "people": rows})
+
+
+@require_GET
+def followers(request, handle: str):
+    """``/@handle/followers``: who follows them (private for protected accounts and blocks)."""
+    return _people_page(request, handle, which="followers")
+
+
+@require_GET
+def following(request, handle: str):
+    """``/@handle/following``: who they follow (same rules as the followers list)."""
+    return _people_page(request, handle, which="following")

@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,45 +97,79 @@ def _server_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def live_server_url(e2e_dir: Path) -> Iterator[str]:
-    """Migrate a fresh SQLite file and serve the site with daphne on a free port; yields its base URL."""
-    env = _server_env(e2e_dir)
-    (e2e_dir / "mail").mkdir(exist_ok=True)
-    (e2e_dir / "media").mkdir(exist_ok=True)
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
+DEMO_PASSWORD = "everything-demo"  # seed_demo's published demo password
+
+
+def manage(workdir: Path, *args: str) -> str:
+    """Run ``manage.py <args>`` against the e2e site in ``workdir``; fail the test if it fails."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=env,
+        env=_server_env(workdir),
         capture_output=True,
         text=True,
         timeout=300,
     )
-    if migrate.returncode != 0:
-        pytest.fail(f"migrate failed for the e2e server:\n{migrate.stdout}\n{migrate.stderr}", pytrace=False)
+    if done.returncode != 0:
+        pytest.fail(f"manage.py {args[0]} failed for the e2e server:\n{done.stdout}\n{done.stderr}", pytrace=False)
+    return done.stdout
 
+
+@contextmanager
+def serve(workdir: Path, *, seed: bool = False) -> Iterator[str]:
+    """Migrate the SQLite file in ``workdir`` (and ``seed_demo`` it if asked), then serve the site
+    with daphne on a free port; yields its URL and stops the server afterwards."""
+    (workdir / "mail").mkdir(exist_ok=True)
+    (workdir / "media").mkdir(exist_ok=True)
+    manage(workdir, "migrate", "--noinput")
+    if seed:
+        manage(workdir, "seed_demo")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = e2e_dir / "server.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "everything.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_until_serving(url, server, log_path)
-        yield url
-    finally:
-        server.terminate()
+    log_path = workdir / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "everything.asgi:application"],
+            cwd=ROOT,
+            env=_server_env(workdir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
+            _wait_until_serving(url, server, log_path)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+
+
+def demo_site(tmp_path_factory, name: str) -> Iterator[str]:
+    """A module's own site with the demo people (``seed_demo``): ``yield from demo_site(...)`` in a fixture."""
+    with serve(tmp_path_factory.mktemp(name), seed=True) as url:
+        yield url
+
+
+def log_in(page, handle: str) -> None:
+    """Log ``handle`` in with the demo password through the login form."""
+    page.goto("/accounts/login/")
+    page.locator("input[name=login]").fill(handle)
+    page.locator("input[name=password]").fill(DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.locator("form:has(input[name=login])").locator(
+            "button[type=submit], input[type=submit], button:not([type])"
+        ).first.click()
+    assert "/accounts/login/" not in page.url, f"{handle} could not log in:\n" + page.locator("body").inner_text()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(e2e_dir: Path) -> Iterator[str]:
+    """The session's site: a fresh SQLite file, migrated, served by daphne; yields its base URL."""
+    with serve(e2e_dir) as url:
+        yield url
 
 
 def _wait_until_serving(url: str, server: subprocess.Popen, log_path: Path) -> None:

@@ -15,101 +15,22 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.conftest import DEFAULT_TIMEOUT_MS, ROOT, _free_port, _server_env, _wait_until_serving
+from e2e.conftest import DEFAULT_TIMEOUT_MS, demo_site, log_in
 
 pytestmark = pytest.mark.e2e
 
-DEMO_PASSWORD = "everything-demo"
 LIVE_TIMEOUT_MS = 10_000
-
-# Runs inside `manage.py shell` against this journey's database: tier 1 for alice and bob if they lack it.
-VERIFY_SNIPPET = """
-from datetime import date
-from django.contrib.auth import get_user_model
-from compliance.selectors import kyc_profile_for, tier_of
-from compliance.services import kyc_submit_details
-for handle in ("alice", "bob"):
-    user = get_user_model().objects.get(handle=handle)
-    if tier_of(kyc_profile_for(user)) < 1:
-        kyc_submit_details(
-            user, legal_name=user.display_name or handle, date_of_birth=date(1990, 4, 12),
-            address_line1="1 Main Street", city="Springfield", region=user.state or "IL",
-            postal_code="62701", country="US", national_id_last4="1234",
-        )
-    print(handle, "tier", tier_of(kyc_profile_for(user)))
-"""
-
-
-def _manage(workdir: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=_server_env(workdir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            f"manage.py {args[0]} failed for the messaging e2e server:\n{done.stdout}\n{done.stderr}", pytrace=False
-        )
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def live_server_url(tmp_path_factory) -> Iterator[str]:
-    """This module's own site: a fresh SQLite file with the demo people, served by daphne.
-
-    Overrides e2e/conftest.py's session-wide server for this module only (see the docstring).
-    """
-    workdir = tmp_path_factory.mktemp("e2e-messaging")
-    (workdir / "mail").mkdir()
-    (workdir / "media").mkdir()
-    _manage(workdir, "migrate", "--noinput")
-    _manage(workdir, "seed_demo")
-    out = _manage(workdir, "shell", "-c", VERIFY_SNIPPET)
-    assert "alice tier 1" in out or "alice tier 2" in out, out
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "everything.asgi:application"],
-            cwd=ROOT,
-            env=_server_env(workdir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_serving(url, server, log_path)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
-
-
-def _log_in(page: Page, handle: str) -> None:
-    page.goto("/accounts/login/")
-    page.locator("input[name=login]").fill(handle)
-    page.locator("input[name=password]").fill(DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.locator("form:has(input[name=login])").locator(
-            "button[type=submit], input[type=submit], button:not([type])"
-        ).first.click()
-    assert "/accounts/login/" not in page.url, f"{handle} could not log in:\n" + page.locator("body").inner_text()
+    """This module's own site with the demo people (overrides the session-wide server here only)."""
+    yield from demo_site(tmp_path_factory, "e2e-messaging")
 
 
 def _ready(page: Page) -> None:
@@ -129,7 +50,7 @@ def test_alice_and_bob_chat_live_then_alice_pays_bob_in_the_thread(page: Page, b
 
     # Bob keeps his inbox open.
     bob = page
-    _log_in(bob, "bob")
+    log_in(bob, "bob")
     bob.goto("/messages/")
     bob.wait_for_function("window.__liveConnected === true")
     expect(bob.locator("[data-testid=empty-inbox]")).to_be_visible()
@@ -140,7 +61,7 @@ def test_alice_and_bob_chat_live_then_alice_pays_bob_in_the_thread(page: Page, b
     bob_wallet = None
     try:
         # Alice starts the conversation from Bob's profile: its Message button leads to /messages/with/bob/.
-        _log_in(alice, "alice")
+        log_in(alice, "alice")
         alice.goto("/@bob")
         with alice.expect_navigation():
             alice.locator("[data-testid=message]").click()
@@ -244,7 +165,7 @@ def test_alice_and_bob_chat_live_then_alice_pays_bob_in_the_thread(page: Page, b
 def test_the_nav_badge_counts_unread_conversations_live(page: Page, browser: Browser, live_server_url: str):
     """Bob's Messages badge lights up while he is elsewhere and goes out once he has read them."""
     bob = page
-    _log_in(bob, "bob")
+    log_in(bob, "bob")
     bob.goto("/wallet/")
     badge = bob.locator("#nav-message-badge")
     if badge.count() == 0:
@@ -258,7 +179,7 @@ def test_the_nav_badge_counts_unread_conversations_live(page: Page, browser: Bro
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     alice = context.new_page()
     try:
-        _log_in(alice, "alice")
+        log_in(alice, "alice")
         alice.goto("/messages/with/bob/")
         if alice.locator("[data-testid=start-conversation]").count():  # run alone: no conversation yet
             with alice.expect_navigation():

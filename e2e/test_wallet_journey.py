@@ -1,76 +1,28 @@
 """Alice pays Bob 5.00 with a note; Bob's open wallet shows it live; Bob returns it; both are back to 1,000.00.
 
 The live server's database gets the demo people from ``manage.py seed_demo`` (alice, bob,
-carol, dave with 1,000.00 USD each); if seed_demo has not verified their identity (KYC
-tier 1, needed to send), the fixture does it through compliance's own service.
+carol, dave with 1,000.00 USD each and KYC tier 1, so they may send).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.conftest import DEFAULT_TIMEOUT_MS, ROOT, _server_env
+from e2e.conftest import DEFAULT_TIMEOUT_MS, log_in, manage
 
 pytestmark = pytest.mark.e2e
 
-DEMO_PASSWORD = "everything-demo"
 LIVE_TIMEOUT_MS = 10_000
-
-# Runs inside `manage.py shell` against the e2e database: tier 1 for alice and bob if they lack it.
-VERIFY_SNIPPET = """
-from datetime import date
-from django.contrib.auth import get_user_model
-from compliance.selectors import kyc_profile_for, tier_of
-from compliance.services import kyc_submit_details
-for handle in ("alice", "bob"):
-    user = get_user_model().objects.get(handle=handle)
-    if tier_of(kyc_profile_for(user)) < 1:
-        kyc_submit_details(
-            user, legal_name=user.display_name or handle, date_of_birth=date(1990, 4, 12),
-            address_line1="1 Main Street", city="Springfield", region=user.state or "IL",
-            postal_code="62701", country="US", national_id_last4="1234",
-        )
-    print(handle, "tier", tier_of(kyc_profile_for(user)))
-"""
-
-
-def _manage(e2e_dir, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=_server_env(e2e_dir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"manage.py {args[0]} failed for the e2e server:\n{done.stdout}\n{done.stderr}", pytrace=False)
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def demo_people(live_server_url: str, e2e_dir) -> None:
-    """alice and bob in the live server's database, 1,000.00 USD each, allowed to send."""
-    _manage(e2e_dir, "seed_demo")
-    out = _manage(e2e_dir, "shell", "-c", VERIFY_SNIPPET)
-    assert "alice tier 1" in out or "alice tier 2" in out, out
-
-
-def _log_in(page: Page, handle: str) -> None:
-    page.goto("/accounts/login/")
-    page.locator("input[name=login]").fill(handle)
-    page.locator("input[name=password]").fill(DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.locator("form:has(input[name=login])").locator(
-            "button[type=submit], input[type=submit], button:not([type])"
-        ).first.click()
-    assert "/accounts/login/" not in page.url, f"{handle} could not log in:\n" + page.locator("body").inner_text()
+    """The demo people in the live server's database: 1,000.00 USD each, KYC tier 1 (allowed to send)."""
+    manage(e2e_dir, "seed_demo")
 
 
 def _available(page: Page, currency: str = "USD"):
@@ -82,7 +34,7 @@ def test_alice_pays_bob_who_sees_it_live_and_returns_it(page: Page, browser: Bro
 
     # Bob opens his wallet and keeps it open.
     bob = page
-    _log_in(bob, "bob")
+    log_in(bob, "bob")
     bob.goto("/wallet/")
     bob.wait_for_function("window.__liveConnected === true")
     expect(_available(bob)).to_have_text("$1,000.00")
@@ -92,13 +44,14 @@ def test_alice_pays_bob_who_sees_it_live_and_returns_it(page: Page, browser: Bro
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     alice = context.new_page()
     try:
-        _log_in(alice, "alice")
+        log_in(alice, "alice")
         alice.goto("/wallet/")
         expect(_available(alice)).to_have_text("$1,000.00")
         alice.locator("[data-testid=send-button]").click()
         expect(alice).to_have_url(re.compile(r"/wallet/send/$"))
 
         to = alice.locator("#id_to")
+        expect(to).to_have_attribute("data-autocomplete", "ready")  # wallet.js is wired (deferred script)
         to.press_sequentially("bo", delay=50)  # the autocomplete finds Bob by handle
         suggestion = alice.locator("#people-suggestions [data-handle=bob]")
         expect(suggestion).to_be_visible()

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "compliance",
     "payments",
     "messaging",
+    "social",
     "everything",  # the top: cross-app management commands (seed_demo)
 ]
 
@@ -173,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
     "compliance-expire-reviews": {
         "task": "compliance.tasks.expire_overdue_reviews",
         "schedule": 300.0,
+    },
+    "social-renew-subscriptions": {
+        "task": "social.tasks.renew_due_subscriptions",
+        "schedule": 3600.0,
     },
     "core-prune-idempotency-records": {
         "task": "core.tasks.prune_idempotency_records",

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("payments.api_urls")),
     path("", include("compliance.api_urls")),
     path("", include("messaging.api_urls")),
+    path("", include("social.api_urls")),
 ]
 
 urlpatterns = [
@@ -25,7 +26,11 @@ urlpatterns = [
     path("compliance/", include("compliance.urls")),
     path("messages/", include("messaging.urls")),
     path("@<str:handle>/tip", tip_page, name="tip"),
-    path("", include("accounts.profile_urls")),  # /@handle (name "profile") and its follow/block buttons
+    path("", include("social.profile_urls")),  # /@handle (name "profile") with its posts
+    path("", include("accounts.profile_urls")),  # the profile's follow/block buttons
+    path(
+        "", include("social.urls")
+    ),  # posts, timeline pages, creators, subscriptions  # /@handle (name "profile") and its follow/block buttons
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -39,6 +39,8 @@ def test_me_with_the_browser_session(client, alice):
         "avatar_url": None,
         "initials": "AL",
         "bio": "hi",
+        "website": "",
+        "is_protected": False,
         "home_currency": "USD",
         "country": "US",
         "state": "",
@@ -120,6 +122,8 @@ def test_patch_field_errors_in_the_error_shape(api, alice, body, field):
 
 
 def test_patch_state_rule_in_the_error_shape(api, alice):
+    alice.state = "NY"  # a saved US address: clearing its state is refused
+    alice.save(update_fields=["state"])
     api.force_authenticate(alice)
     response = api.patch(ME, {"country": "US", "state": ""}, format="json")
     assert response.status_code == 400

@@ -21,6 +21,8 @@ PROFILE_KEYS = {
     "avatar_url",
     "initials",
     "bio",
+    "website",
+    "is_protected",
     "date_joined",
     "followers_count",
     "following_count",
@@ -28,8 +30,10 @@ PROFILE_KEYS = {
     "is_following",
     "follows_you",
     "mutual",
+    "requested",
     "blocked",
     "can_interact",
+    "connections_visible",
 }
 
 
@@ -139,7 +143,8 @@ def test_follow_and_unfollow(api, alice, bob):
     response = api.post("/api/v1/users/bob/follow/")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == PROFILE_KEYS
+    assert set(body) == PROFILE_KEYS | {"status"}
+    assert body["status"] == "following" and body["requested"] is False
     assert body["is_following"] is True and body["followers_count"] == 1
     assert Follow.objects.filter(follower=alice, followee=bob).exists()
     assert Notification.objects.filter(recipient=bob, kind="follow.new").count() == 1
@@ -331,5 +336,6 @@ def test_schema_documents_the_social_endpoints(db):
     follow = paths["/api/v1/users/{handle}/follow/"]["post"]
     assert "requestBody" not in follow
     assert {"200", "400", "403", "404"} <= set(follow["responses"])
+    assert follow["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/FollowResult")
     profile = schema["components"]["schemas"]["PublicProfile"]["properties"]
     assert set(profile) == PROFILE_KEYS

@@ -80,6 +80,8 @@ def test_time_zone_applies_to_the_pages(signed_in, verified_user):
     ],
 )
 def test_profile_rules_show_on_the_form(signed_in, verified_user, overrides, field, message):
+    verified_user.state = "NY"  # a saved US address: clearing its state is refused
+    verified_user.save(update_fields=["state"])
     response = signed_in.post("/settings/", form_data(**overrides))
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
@@ -172,7 +174,7 @@ def test_replacing_an_avatar_deletes_the_old_file():
 
 
 def test_profile_update_is_all_or_nothing(db):
-    user = UserFactory(display_name="Before")
+    user = UserFactory(display_name="Before", country="US", state="NY")
     with pytest.raises(ValidationFailed) as exc:
         services.profile_update(user, display_name="After", country="US", state="")
     assert exc.value.code == "invalid_profile"
@@ -200,3 +202,14 @@ def test_every_allowed_format_is_accepted(fmt):
     result = services.avatar_process(upload(f"a.{fmt.lower()}", image_bytes(fmt, size=(300, 900))))
     with Image.open(result) as image:
         assert image.size == (256, 256)
+
+
+def test_a_new_account_without_a_state_can_still_save_its_other_settings(db):
+    """New accounts default to the US with no state: saving anything else must not demand one."""
+    from accounts.services import profile_update
+    from accounts.tests.factories import UserFactory
+
+    user = UserFactory(country="US", state="")
+    profile_update(user, bio="Hello", country="US", state="", is_protected=True)
+    user.refresh_from_db()
+    assert user.bio == "Hello" and user.is_protected and user.state == ""

@@ -134,6 +134,7 @@
     }, 150);
 
     input.addEventListener("input", search);
+    input.dataset.autocomplete = "ready"; // tests wait for this before typing
     input.addEventListener("focus", function () { if (list.children.length) { list.hidden = false; } });
     input.addEventListener("keydown", function (event) {
       if (list.hidden) return;

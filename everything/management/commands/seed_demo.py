@@ -1,5 +1,6 @@
 """Demo data: alice, bob, carol, dave (+ --users N more), each with $1,000.00 and identity
-details on file (KYC tier 1, so they can send), plus the default FX rates. Idempotent."""
+details on file (KYC tier 1, so they can send), plus the default FX rates; a few follows
+and posts, and carol and dave as creators with subscription tiers. Idempotent."""
 
 from datetime import date
 from pathlib import Path
@@ -13,9 +14,14 @@ from django.db import transaction
 
 from compliance.selectors import kyc_profile_for, tier_of
 from compliance.services import kyc_submit_details
+from core.money import Money
 from ledger import services as ledger
 from ledger.models import AccountKind
 from payments.models import FxRate
+from social.models import Audience, Post
+from social.services.creators import creator_mode_set
+from social.services.posts import post_create
+from social.services.subscriptions import tier_create, tiers_of
 
 FX_RATES_CSV = Path(__file__).resolve().parents[3] / "payments" / "fixtures" / "fx_rates.csv"
 
@@ -27,6 +33,27 @@ DEMO_USERS = [
     ("dave", "Dave Okafor", "Football, food trucks, splitting the bill.", "IL", "America/Chicago"),
 ]
 OPENING_BALANCE_MINOR = 1_000_00
+# bob follows neither alice nor dave: the browser journeys start from there.
+DEMO_FOLLOWS = [("alice", "bob"), ("alice", "carol"), ("bob", "carol"), ("carol", "alice"), ("dave", "carol")]
+DEMO_CREATORS = {
+    "carol": (
+        "Studio notes, glaze recipes and first looks at new pieces",
+        [("Studio friend", "3.00"), ("Kiln club", "10.00")],
+    ),
+    "dave": ("Honest food truck reviews, every week", [("Regular", "4.00")]),
+}
+DEMO_POSTS = [
+    ("alice", "Morning climb done, coffee next. Who's in for bouldering on Saturday, @bob? #climbing", {}),
+    ("bob", "Shipped a thing today. It works. Mostly. #buildinpublic", {}),
+    ("carol", "A new celadon glaze test came out of the kiln this morning. #ceramics", {}),
+    (
+        "carol",
+        "The full recipe for the celadon: 45 feldspar, 25 silica, 20 whiting, 10 kaolin, 1.5 red iron oxide. "
+        "Fire to cone 10 in reduction.",
+        {"audience": Audience.SUBSCRIBERS, "teaser": "The full celadon recipe, for the studio friends."},
+    ),
+    ("dave", "Ranking the taco trucks on Western Ave, part 1. Spoiler: the al pastor wins. #foodtrucks", {}),
+]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -50,6 +77,7 @@ class Command(BaseCommand):
         self.stdout.write(f"seed_demo: {len(people)} demo users ready ({created} new), password {DEMO_PASSWORD!r}")
         if not FxRate.objects.exists():
             call_command("fx_rates_load", str(FX_RATES_CSV), source="seed_demo", stdout=self.stdout)
+        self._seed_social()
         if settings.DEBUG:
             self._seed_admin()
         else:
@@ -88,6 +116,30 @@ class Command(BaseCommand):
                 national_id_last4="0000",
             )
         return int(created)
+
+    def _seed_social(self) -> None:
+        """Follows, creators with tiers, and a first post or two each (only for people with no posts yet)."""
+        from accounts.social import follow_create
+
+        User = get_user_model()
+        people = {user.handle: user for user in User.objects.filter(handle__in=[u[0] for u in DEMO_USERS])}
+        for follower, followee in DEMO_FOLLOWS:
+            follow_create(people[follower], followee=people[followee])
+        for handle, (tagline, tiers) in DEMO_CREATORS.items():
+            creator = people[handle]
+            creator_mode_set(creator, enabled=True, tagline=tagline)
+            if not tiers_of(creator, active_only=False).exists():
+                for name, price in tiers:
+                    tier_create(
+                        creator, name=name, price=Money.parse(price, "USD"), perks=f"{name}: {tagline.lower()}."
+                    )
+        authors_with_posts = set(
+            Post.objects.filter(author__in=people.values()).values_list("author__handle", flat=True)
+        )
+        for handle, text, extra in DEMO_POSTS:
+            if handle not in authors_with_posts:
+                post_create(people[handle], text=text, **extra)
+        self.stdout.write("seed_demo: follows, posts, and creators carol and dave (with tiers) ready")
 
     def _seed_admin(self) -> None:
         User = get_user_model()
