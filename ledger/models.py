@@ -203,6 +203,8 @@ class Transfer(models.Model):
         indexes = [
             models.Index(fields=["debit_account", "-id"], name="ledger_xfer_debit_idx"),
             models.Index(fields=["credit_account", "-id"], name="ledger_xfer_credit_idx"),
+            # Savings' end-of-day balances read only the transfers created after a day ended.
+            models.Index(fields=["created_at"], name="ledger_xfer_created_idx"),
             models.Index(
                 fields=["timeout_at"],
                 condition=Q(state=TransferState.PENDING),
