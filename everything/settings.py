@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
     "payments",
     "messaging",
     "social",
+    "savings",
+    "lending",
     "everything",  # the top: cross-app management commands (seed_demo)
 ]
 
@@ -174,6 +177,18 @@ CELERY_BEAT_SCHEDULE = {
     "compliance-expire-reviews": {
         "task": "compliance.tasks.expire_overdue_reviews",
         "schedule": 300.0,
+    },
+    "savings-accrue-interest": {
+        "task": "savings.tasks.accrue_interest",
+        "schedule": 3600.0,
+    },
+    "savings-pay-interest": {  # hourly on the 1st–7th: an outage on the 1st heals itself (idempotent)
+        "task": "savings.tasks.pay_interest",
+        "schedule": crontab(minute=30, day_of_month="1-7"),
+    },
+    "lending-autopay": {
+        "task": "lending.tasks.autopay_due_instalments",
+        "schedule": 3600.0,
     },
     "social-renew-subscriptions": {
         "task": "social.tasks.renew_due_subscriptions",

@@ -13,6 +13,8 @@ api_v1 = [
     path("", include("compliance.api_urls")),
     path("", include("messaging.api_urls")),
     path("", include("social.api_urls")),
+    path("", include("lending.api_urls")),
+    path("", include("savings.api_urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +25,8 @@ urlpatterns = [
     path("settings/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
     path("wallet/", include("payments.urls")),
+    path("savings/", include("savings.urls")),
+    path("loans/", include("lending.urls")),
     path("compliance/", include("compliance.urls")),
     path("messages/", include("messaging.urls")),
     path("@<str:handle>/tip", tip_page, name="tip"),

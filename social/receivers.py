@@ -17,6 +17,10 @@ def _on_payment_status_changed(sender, *, payment, status: str, **kwargs):
         from .services.subscriptions import subscription_payment_status_changed
 
         subscription_payment_status_changed(payment, status)
+    if payment.kind in (PaymentKind.TIP, PaymentKind.SUBSCRIPTION):
+        from .services.creators import creator_sweep_to_savings
+
+        creator_sweep_to_savings(payment)  # a creator's chosen share of what they earned, into savings
 
 
 @receiver(payment_returning, dispatch_uid="social.payment_returning")
@@ -26,6 +30,10 @@ def _on_payment_returning(sender, *, payment, **kwargs):
         from .services.tips import tip_shares_reverse
 
         tip_shares_reverse(payment)
+    if payment.kind in (PaymentKind.TIP, PaymentKind.SUBSCRIPTION):
+        from .services.creators import creator_sweep_reverse
+
+        creator_sweep_reverse(payment)  # the swept share comes back to the wallet first
 
 
 @receiver(user_blocked, dispatch_uid="social.subscriptions_end_on_block")

@@ -53,6 +53,7 @@ from ledger.services import (
 from notifications.models import register_kind
 from notifications.services import event_publish, notify
 
+from ..hooks import extra_transfers_for
 from ..models import (
     OPEN_STATUSES,
     Payment,
@@ -257,47 +258,56 @@ def _balances_changed(*users) -> None:
 
 
 def _post_now(payment: Payment, *, ledger_key: str) -> None:
-    """Post an instant payment's legs (one, or two through the FX pools)."""
+    """Post an instant payment's legs (one, or two through the FX pools) in one ledger batch.
+
+    The legs registered apps add (``payments.hooks``, e.g. a savings round-up) go in the same
+    batch, after the payment's own. If that batch is refused for lack of funds, the payment is
+    posted again without them (the extras are optional, the payment is not); the refused attempt
+    left nothing behind, since the ledger call runs in its own savepoint.
+    """
     sender_wallet = wallet_account(payment.sender, payment.currency)
     recipient_wallet = wallet_account(payment.recipient, payment.received_currency)
     meta = {"payment": payment.pk}
     if not payment.is_fx:
-        transfer = transfer_post(
-            initiator=payment.sender,
-            debit=sender_wallet,
-            credit=recipient_wallet,
-            amount=payment.amount,
-            currency=payment.currency,
-            kind=payment.kind,
-            metadata=meta,
-            idempotency_key=ledger_key,
-        )
-        payment.debit_transfer = payment.credit_transfer = transfer
+        legs = [TransferSpec(sender_wallet, recipient_wallet, payment.amount, payment.currency, payment.kind, meta)]
+        operation = "transfer"
     else:
-        out_leg, in_leg = transfers_post(
-            initiator=payment.sender,
-            transfers=[
-                TransferSpec(
-                    sender_wallet,
-                    system_account(AccountKind.FX_POOL, payment.currency),
-                    payment.amount,
-                    payment.currency,
-                    "fx_out",
-                    meta,
-                ),
-                TransferSpec(
-                    system_account(AccountKind.FX_POOL, payment.received_currency),
-                    recipient_wallet,
-                    payment.received_amount,
-                    payment.received_currency,
-                    "fx_in",
-                    meta,
-                ),
-            ],
-            idempotency_key=ledger_key,
-            operation="payment_fx",
+        legs = [
+            TransferSpec(
+                sender_wallet,
+                system_account(AccountKind.FX_POOL, payment.currency),
+                payment.amount,
+                payment.currency,
+                "fx_out",
+                meta,
+            ),
+            TransferSpec(
+                system_account(AccountKind.FX_POOL, payment.received_currency),
+                recipient_wallet,
+                payment.received_amount,
+                payment.received_currency,
+                "fx_in",
+                meta,
+            ),
+        ]
+        operation = "payment_fx"
+    extras = extra_transfers_for(payment)
+    posted = None
+    if extras:
+        try:
+            posted = transfers_post(
+                initiator=payment.sender, transfers=[*legs, *extras], idempotency_key=ledger_key, operation=operation
+            )
+        except InsufficientFunds:
+            posted = None  # not enough for the extras too: post the payment alone (below)
+    if posted is None:
+        posted = transfers_post(
+            initiator=payment.sender, transfers=legs, idempotency_key=ledger_key, operation=operation
         )
-        payment.debit_transfer, payment.credit_transfer = out_leg, in_leg
+    if not payment.is_fx:
+        payment.debit_transfer = payment.credit_transfer = posted[0]
+    else:
+        payment.debit_transfer, payment.credit_transfer = posted[0], posted[1]
 
 
 def _hold(payment: Payment, *, timeout: timedelta, ledger_key: str) -> None:

@@ -7,19 +7,29 @@ tier, limits, freezes, region). Cashing out is where the creator's own checks ap
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import Block
 from core.errors import NotFound, NotPermitted, ValidationFailed
+from ledger.models import Batch, Transfer
+from ledger.services import InsufficientFunds, transfer_reverse
 from notifications.models import register_kind
 from notifications.services import notify
+from payments.models import Payment, PaymentKind, PaymentStatus
 
-from ..models import CreatorProfile, Post, PostAuthor
+from ..models import CreatorProfile, Post, PostAuthor, TipShare
 from .posts import post_path
 
+logger = logging.getLogger(__name__)
+
 TAGLINE_MAX_LENGTH = CreatorProfile._meta.get_field("tagline").max_length
+SWEEP_KINDS = (PaymentKind.TIP, PaymentKind.SUBSCRIPTION)
+#: The sweep shares a creator can choose on the settings page (basis points; 0 = off).
+SWEEP_CHOICES_BPS = (0, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000)
 MAX_AUTHORS = 10
 BPS_TOTAL = 10_000
 
@@ -83,6 +93,125 @@ def creator_mode_set(user, *, enabled: bool, tagline: str | None = "") -> Creato
             profile.tagline = _check_tagline(tagline)
         profile.save()
         return profile
+
+
+# --- Savings sweep -------------------------------------------------------------------------
+
+
+class InvalidSweep(ValidationFailed):
+    code = "invalid_sweep"
+    default_message = "Choose a share of each earning from 0% to 100%."
+
+
+def creator_sweep_set(user, *, bps: int) -> CreatorProfile:
+    """Set the share of each earning (tip or subscription) swept into savings, in basis points (0 = off).
+
+    Who may call: the creator themself (an active account with a creator profile; turning creator
+    mode on creates it). 0–10,000 basis points, whole numbers. A share above 0 needs a savings
+    account in the creator's home currency (open one on /savings/ first): without it nothing could
+    be swept. Only future earnings are swept. Atomic (the profile row is locked); idempotent.
+    """
+    from savings.models import SavingsAccount
+
+    if isinstance(bps, bool) or not isinstance(bps, int) or not 0 <= bps <= BPS_TOTAL:
+        raise InvalidSweep(fields={"savings_sweep_bps": ["From 0 to 10000."]})
+    if not getattr(user, "is_active", False):
+        raise NotPermitted("This account cannot change creator settings.", code="inactive_account")
+    with transaction.atomic():
+        profile = CreatorProfile.objects.select_for_update().filter(user_id=user.pk).first()
+        if profile is None:
+            raise NotFound("Turn creator mode on first.", code="creator_profile_not_found")
+        if bps and not SavingsAccount.objects.filter(user_id=user.pk, currency=user.home_currency).exists():
+            raise InvalidSweep(
+                f"Open a {user.home_currency} savings account first: the sweep puts money into it.",
+                code="savings_account_required",
+                fields={"savings_sweep_bps": ["No savings account."]},
+            )
+        profile.savings_sweep_bps = bps
+        profile.save(update_fields=["savings_sweep_bps"])
+        return profile
+
+
+def _sweep_key(payment: Payment) -> str:
+    return f"creator-sweep:payment:{payment.pk}"
+
+
+def creator_sweep_amount(payment: Payment, bps: int) -> int:
+    """The sweep of a completed earning: ``bps`` of what the creator kept, floored to minor units.
+
+    What the creator kept = the amount received minus co-authors' tip shares already paid out of it
+    (``TipShare`` rows of this payment). Floored: integer division, so a creator never sweeps a
+    fraction of a minor unit more than their share (e.g. 10% of 3.33 → 0.33).
+    """
+    shared = sum(TipShare.objects.filter(payment_id=payment.pk).values_list("amount", flat=True))
+    kept = max(payment.received_amount - shared, 0)
+    return kept * bps // BPS_TOTAL
+
+
+def creator_sweep_to_savings(payment: Payment) -> int:
+    """Move the creator's chosen share of a completed tip or subscription payment into their savings.
+
+    Runs inside the payment's transaction (``social.receivers`` on ``payment_status_changed``), after
+    the tip's co-author shares: the sweep commits or rolls back with the payment. Only when the
+    payment is a tip or a subscription charge that is COMPLETED, its recipient has
+    ``savings_sweep_bps`` > 0 and a savings account in the received currency. Exactly once per
+    payment (ledger idempotency key per payment). Best effort: if the wallet cannot cover it (the
+    money was already spent in the same operation), nothing is swept and the payment still
+    completes. Returns the minor units swept (0 when nothing moved).
+    """
+    from savings.models import SavingsAccount
+    from savings.services import MOVE_IN, savings_move
+
+    if payment.kind not in SWEEP_KINDS or payment.status != PaymentStatus.COMPLETED:
+        return 0
+    bps = (
+        CreatorProfile.objects.filter(user_id=payment.recipient_id).values_list("savings_sweep_bps", flat=True).first()
+    )
+    if not bps:
+        return 0
+    currency = payment.received_currency
+    if not SavingsAccount.objects.filter(user_id=payment.recipient_id, currency=currency).exists():
+        return 0
+    amount = creator_sweep_amount(payment, bps)
+    if amount <= 0:
+        return 0
+    try:
+        savings_move(
+            payment.recipient, currency=currency, amount=amount, direction=MOVE_IN, idempotency_key=_sweep_key(payment)
+        )
+    except InsufficientFunds:
+        logger.info("creator sweep of payment %s skipped: not enough in the wallet", payment.pk)
+        return 0
+    return amount
+
+
+def creator_sweep_reverse(payment: Payment) -> bool:
+    """Bring a returned earning's sweep back from savings to the wallet, before the return itself.
+
+    For ``social.receivers`` on ``payments.signals.payment_returning`` (inside the return's
+    transaction): the return needs the whole amount in the creator's wallet. Best effort: if the
+    savings no longer hold the swept money, nothing moves here (the return then succeeds only if
+    the wallet covers it). Idempotent (a sweep is reversed at most once). True when reversed.
+    """
+    if payment.kind not in SWEEP_KINDS:
+        return False
+    batch = Batch.objects.filter(
+        initiator_id=payment.recipient_id, idempotency_key=f"savings-move:{_sweep_key(payment)}"
+    ).first()
+    sweep = Transfer.objects.filter(batch=batch).first() if batch else None
+    if sweep is None:
+        return False
+    try:
+        transfer_reverse(
+            initiator=payment.recipient,
+            transfer=sweep,
+            kind="creator_sweep_return",
+            metadata={"payment": payment.pk},
+            idempotency_key=f"{_sweep_key(payment)}:reverse",
+        )
+    except InsufficientFunds:
+        return False
+    return True
 
 
 # --- Revenue split --------------------------------------------------------------------------
@@ -203,9 +332,15 @@ def post_authors_set(author, *, post: Post, shares: list[tuple[object, int]]) ->
 
 
 __all__ = [
+    "SWEEP_CHOICES_BPS",
     "InvalidSplit",
+    "InvalidSweep",
     "creator_mode_set",
     "creator_profile_for",
+    "creator_sweep_amount",
+    "creator_sweep_reverse",
+    "creator_sweep_set",
+    "creator_sweep_to_savings",
     "is_creator",
     "post_authors_of",
     "post_authors_set",

@@ -49,7 +49,7 @@ def test_creator_mode_needs_no_kyc():
 def test_creator_settings_page(client, carol):
     client.force_login(carol)
     page = client.get("/creator/settings")
-    assert page.status_code == 200 and "Available once Savings launches" in page.content.decode()
+    assert page.status_code == 200 and "Open savings" in page.content.decode()  # the sweep needs savings first
     response = client.post("/creator/settings", {"enabled": "on", "tagline": "Hi"})
     assert response.status_code == 302 and is_creator(carol)
     client.post("/creator/settings", {"tagline": "Hi"})
@@ -147,7 +147,7 @@ def test_dashboard_page(client, dave, alice, bob, carol, django_assert_max_num_q
     html = page.content.decode()
     assert "<svg" in html and '<title id="chart-title">' in html and "<desc" in html
     assert "Show as a table" in html and "$23.00" in html and "@bob" in html
-    assert "/wallet/cash-out/" in html and "Available once Savings launches" in html
+    assert "/wallet/cash-out/" in html and "Savings sweep" in html and "Open savings" in html
     assert "Sales (coming with the shop)" in html
     assert client.get("/creator/?days=7").status_code == 200
     assert client.get("/creator/?days=nonsense").status_code == 200

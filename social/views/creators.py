@@ -2,6 +2,7 @@
 
 - ``/creator/`` (``social:creator_dashboard``): earnings chart, totals, supporters, recent tips;
 - ``/creator/settings`` (``social:creator_settings``): creator mode on/off, tagline, savings sweep;
+- ``/creator/settings/sweep`` (``social:creator_sweep``, POST): the share of each earning swept into savings;
 - ``/posts/<id>/tip`` (``social:post_tip``) → confirm → ``/posts/<id>/tip/confirm``
   (``social:post_tip_confirm``, idempotent) → ``/posts/<id>/tip/<payment id>`` (``social:post_tip_done``);
 - ``/posts/<id>/split`` (``social:post_split``): who shares the post's tips.
@@ -36,9 +37,11 @@ from ..earnings import earnings_for
 from ..models import Post, PostTip
 from ..services.creators import (
     MAX_AUTHORS,
+    SWEEP_CHOICES_BPS,
     TAGLINE_MAX_LENGTH,
     creator_mode_set,
     creator_profile_for,
+    creator_sweep_set,
     post_authors_of,
     post_authors_set,
 )
@@ -82,10 +85,52 @@ class CreatorSettingsForm(forms.Form):
     )
 
 
+def _sweep_context(user, profile) -> dict:
+    """The savings sweep control: the choices, the current share, and whether a savings account exists."""
+    from savings.models import SavingsAccount
+
+    current = profile.savings_sweep_bps if profile else 0
+    values = sorted({*SWEEP_CHOICES_BPS, current})
+    return {
+        "sweep_choices": [
+            {"bps": bps, "label": f"{_plain(Decimal(bps) / 100)}%" if bps else "Off", "selected": bps == current}
+            for bps in values
+        ],
+        "sweep_current": current,
+        "sweep_has_savings": SavingsAccount.objects.filter(user_id=user.pk, currency=user.home_currency).exists(),
+        "sweep_currency": user.home_currency,
+    }
+
+
+@login_required
+@require_POST
+def creator_sweep(request):
+    """Set the savings sweep (a share of each tip and subscription earning, into savings)."""
+    back = "social:creator_dashboard" if request.POST.get("next") == "dashboard" else "social:creator_settings"
+    try:
+        bps = int(request.POST.get("savings_sweep_bps", ""))
+    except (TypeError, ValueError):
+        bps = -1
+    try:
+        profile = creator_sweep_set(request.user, bps=bps)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    if profile.savings_sweep_bps:
+        messages.success(
+            request,
+            f"Savings sweep on: {_plain(Decimal(profile.savings_sweep_bps) / 100)}% of each tip and "
+            "subscription you receive goes into your savings.",
+        )
+    else:
+        messages.success(request, "Savings sweep off: earnings stay in your wallet.")
+    return redirect(back)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def creator_settings(request):
-    """Turn creator mode on or off; the savings sweep is shown, but not available yet."""
+    """Turn creator mode on or off (and the tagline); the savings sweep has its own form (``creator_sweep``)."""
     profile = creator_profile_for(request.user)
     if request.method == "POST":
         form = CreatorSettingsForm(request.POST)
@@ -109,7 +154,7 @@ def creator_settings(request):
         initial = {"enabled": profile.is_enabled if profile else False, "tagline": profile.tagline if profile else ""}
         form = CreatorSettingsForm(initial=initial)
         status = 200
-    context = {"form": form, "profile": profile, "css": CSS}
+    context = {"form": form, "profile": profile, "css": CSS, **_sweep_context(request.user, profile)}
     return render(request, "social/creators/settings.html", context, status=status)
 
 
@@ -123,7 +168,14 @@ def creator_dashboard(request):
         days = 30
     days = days if days in (7, 30, 90) else 30
     earnings = earnings_for(request.user, days=days)
-    context = {"earnings": earnings, "chart": earnings.chart, "profile": earnings.profile, "css": CSS, "days": days}
+    context = {
+        "earnings": earnings,
+        "chart": earnings.chart,
+        "profile": earnings.profile,
+        "css": CSS,
+        "days": days,
+        **_sweep_context(request.user, earnings.profile),
+    }
     return render(request, "social/creators/dashboard.html", context)
 
 
@@ -349,6 +401,7 @@ def post_split(request, pk: int):
 urlpatterns = [
     path("creator/", creator_dashboard, name="creator_dashboard"),
     path("creator/settings", creator_settings, name="creator_settings"),
+    path("creator/settings/sweep", creator_sweep, name="creator_sweep"),
     path("posts/<int:pk>/tip", post_tip, name="post_tip"),
     path("posts/<int:pk>/tip/confirm", post_tip_confirm, name="post_tip_confirm"),
     path("posts/<int:pk>/tip/<int:payment_id>", post_tip_done, name="post_tip_done"),

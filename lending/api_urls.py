@@ -1,0 +1,5 @@
+"""/api/v1/loans/... routes."""
+
+from .api import urlpatterns
+
+__all__ = ["urlpatterns"]
