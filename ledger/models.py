@@ -92,7 +92,7 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = f"@{self.owner}" if self.owner_id else "system"
+        who = str(self.owner) if self.owner_id else "system"
         return f"{self.kind} {self.currency} #{self.pk} ({who})"
 
     @property

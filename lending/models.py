@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from core.money import CURRENCY_CHOICES
+from core.money import CURRENCY_CHOICES, format_money
 
 DEFAULT_APR = Decimal("0.089")
 DEFAULT_TERMS = [3, 6, 12, 24]
@@ -109,7 +109,7 @@ class Loan(models.Model):
         indexes = [models.Index(fields=["status", "currency"])]
 
     def __str__(self) -> str:
-        return f"Loan #{self.pk} {self.currency} {self.principal} ({self.status})"
+        return f"Loan #{self.pk}: {format_money(self.principal, self.currency)} ({self.get_status_display().lower()})"
 
     @property
     def apr_percent(self) -> str:

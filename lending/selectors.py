@@ -106,17 +106,17 @@ def eligibility(user, *, currency: str, now=None) -> Eligibility:
         )
     )
     loans = Loan.objects.filter(user=user)
-    if loans.filter(status=LoanStatus.WRITTEN_OFF).exists():
+    written_off = loans.filter(status=LoanStatus.WRITTEN_OFF).exists()
+    if written_off:
         result.reasons.append("A previous loan was written off.")
     if loans.filter(instalments__status=InstalmentStatus.LATE).exists():
         result.reasons.append("An instalment is overdue: pay it first.")
     recent_fee = loans.filter(
         instalments__late_fee_charged__gt=0, instalments__due_date__gte=moment.date() - timedelta(days=365)
     ).exists()
-    clean = 0 if recent_fee else CLEAN_RECORD_POINTS
-    result.lines.append(
-        ScoreLine("Repayment record", clean, 20, "late fee in the last year" if recent_fee else "no late payments")
-    )
+    clean = 0 if recent_fee or written_off else CLEAN_RECORD_POINTS
+    record = "a loan written off" if written_off else "late fee in the last year" if recent_fee else "no late payments"
+    result.lines.append(ScoreLine("Repayment record", clean, 20, record))
     if loans.filter(status=LoanStatus.ACTIVE, currency=currency).exists():
         result.reasons.append(f"You already have an active {currency} loan.")
     result.score = age + inflow_points + clean

@@ -237,8 +237,16 @@ def instalment_autopay(instalment_id: int, *, today: date | None = None) -> str:
             or InstalmentCharge.objects.filter(instalment=instalment, attempted_on=day).exists()
         ):
             return "skipped"
-        fee = min(instalment.late_fee_charged, loan.fees_outstanding)
+        others = loan.instalments.filter(status__in=OPEN_INSTALMENT_STATUSES).exclude(pk=instalment.pk)
+        # The last open instalment also collects any fee no instalment carries (e.g. kept by a restructure),
+        # so the loan closes at zero when it is paid.
+        last = not others.exists()
+        fee = loan.fees_outstanding if last else min(instalment.late_fee_charged, loan.fees_outstanding)
         total = instalment.amount + fee
+        if others.filter(number__lt=instalment.number).exists():
+            # Instalments are collected in order: paying a later one first would move interest_paid_through
+            # past an unpaid period, whose interest a payoff would then never charge.
+            return _autopay_failed(loan, instalment, day=day, total=total, message="An earlier instalment is unpaid.")
         wallet = wallet_account(loan.user, loan.currency)
         legs = [
             TransferSpec(wallet, loan.ledger_account_id, instalment.principal + fee, loan.currency, "loan_principal")
@@ -294,16 +302,18 @@ def instalment_autopay(instalment_id: int, *, today: date | None = None) -> str:
         return "paid"
 
 
-def _autopay_failed(loan: Loan, instalment: Instalment, *, day: date, total: int) -> str:
+def _autopay_failed(
+    loan: Loan, instalment: Instalment, *, day: date, total: int, message: str = "Not enough money in the wallet."
+) -> str:
     InstalmentCharge.objects.create(
         instalment=instalment,
         attempted_on=day,
         outcome=ChargeOutcome.FAILED,
         amount=total,
-        message="Not enough money in the wallet.",
+        message=message,
     )
     days_late = (day - instalment.due_date).days
-    if days_late >= RETRY_DAYS and not instalment.late_fee_charged:
+    if days_late >= RETRY_DAYS and instalment.status != InstalmentStatus.LATE:  # once, even when the fee is 0
         fee = loan.late_fee
         if fee:
             made = transfers_post(
@@ -606,6 +616,7 @@ def loan_restructure(
         }
         if loan.principal_outstanding:
             _respread(loan, day=day, months=term_months)
+        loan.term_months = term_months  # the term now in force; the original stays in the adjustment's history
         loan.save()
         adjustment = LoanAdjustment.objects.create(
             loan=loan, kind=AdjustmentKind.RESTRUCTURE, reason=reason, actor=actor, data=data, batch_id=batch_id

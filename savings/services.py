@@ -206,13 +206,28 @@ def savings_account_open(user, *, currency: str) -> tuple[SavingsAccount, bool]:
     return account, True
 
 
+def savings_ledger_key(*, idempotency_key: str | None = None, internal_key: str | None = None) -> str | None:
+    """The ledger idempotency key of a move: people's keys and the system's never share a namespace."""
+    if internal_key:
+        return f"savings-internal:{internal_key}"
+    return f"savings-move:{idempotency_key}" if idempotency_key else None
+
+
 def savings_move(
-    user, *, currency: str, amount: int, direction: str, idempotency_key: str | None = None
+    user,
+    *,
+    currency: str,
+    amount: int,
+    direction: str,
+    idempotency_key: str | None = None,
+    internal_key: str | None = None,
 ) -> SavingsAccount:
     """Move ``amount`` minor units wallet → savings (``direction="in"``) or savings → wallet (``"out"``).
 
     One posted ledger transfer between the user's own accounts, atomic and instant. Idempotent by
-    ``idempotency_key`` (the same key and request move once; another request with it: 422). Raises
+    ``idempotency_key`` (the same key and request move once; another request with it: 422). Moves
+    made by the system for the user (a creator's sweep) pass ``internal_key`` instead: its ledger key
+    lives in its own namespace (``savings-internal:``), so no key a person chooses can collide. Raises
     InsufficientFunds (422) when the source lacks the money; nothing moves then. Marks goals reached.
     """
     if direction not in DIRECTIONS:
@@ -230,7 +245,7 @@ def savings_move(
         currency=account.currency,
         kind=f"savings_{direction}",
         metadata={"savings_account": account.pk},
-        idempotency_key=f"savings-move:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=savings_ledger_key(idempotency_key=idempotency_key, internal_key=internal_key),
     )
     account.ledger_account.refresh_from_db()
     goals_mark_reached(account)

@@ -188,6 +188,7 @@ def test_write_off_and_restructure(alice, django_user_model):
     # 20 days of interest capitalised: 300 × 0.089 × 20/365 = 1.4630 → 1.46
     assert adjustment.data["interest_capitalised"] == 146 and loan.principal_outstanding == 301_46
     assert loan.instalments.filter(status=InstalmentStatus.SCHEDULED).count() == 12
+    assert loan.term_months == 12  # the loan page shows the term now in force
     loan.ledger_account.refresh_from_db()
     assert loan.ledger_account.balance == -301_46
     loan_write_off(staff, loan_id=loan.pk, reason="uncollectable")
@@ -195,6 +196,8 @@ def test_write_off_and_restructure(alice, django_user_model):
     loan.ledger_account.refresh_from_db()
     assert loan.status == LoanStatus.WRITTEN_OFF and loan.ledger_account.balance == 0
     assert lending_income() == 146 - 301_46
+    record = next(line for line in eligibility(alice, currency="USD").lines if line.label == "Repayment record")
+    assert (record.points, record.detail) == (0, "a loan written off")  # the score agrees with the refusal
     with pytest.raises(DomainError):
         loan_write_off(staff, loan_id=loan.pk, reason="again")
     from compliance.models import AuditEntry

@@ -177,7 +177,7 @@ def creator_sweep_to_savings(payment: Payment) -> int:
         return 0
     try:
         savings_move(
-            payment.recipient, currency=currency, amount=amount, direction=MOVE_IN, idempotency_key=_sweep_key(payment)
+            payment.recipient, currency=currency, amount=amount, direction=MOVE_IN, internal_key=_sweep_key(payment)
         )
     except InsufficientFunds:
         logger.info("creator sweep of payment %s skipped: not enough in the wallet", payment.pk)
@@ -195,8 +195,10 @@ def creator_sweep_reverse(payment: Payment) -> bool:
     """
     if payment.kind not in SWEEP_KINDS:
         return False
+    from savings.services import savings_ledger_key
+
     batch = Batch.objects.filter(
-        initiator_id=payment.recipient_id, idempotency_key=f"savings-move:{_sweep_key(payment)}"
+        initiator_id=payment.recipient_id, idempotency_key=savings_ledger_key(internal_key=_sweep_key(payment))
     ).first()
     sweep = Transfer.objects.filter(batch=batch).first() if batch else None
     if sweep is None:

@@ -13,7 +13,6 @@ from core.money import Money
 from ledger.models import Account, Transfer
 from payments.models import PaymentKind
 from payments.services.send import payment_release, payment_return, payment_send, wallet_settings_update
-from payments.signals import payment_returning, payment_status_changed
 from payments.tests.factories import balance, fund, sender_user
 from savings.models import SavingsAccount
 from savings.services import savings_account_open
@@ -32,24 +31,6 @@ from social.services.tips import post_tip_send
 from .factories import make_post
 
 pytestmark = pytest.mark.django_db
-
-
-def _on_status(sender, *, payment, status, **kwargs):
-    creator_sweep_to_savings(payment)
-
-
-def _on_returning(sender, *, payment, **kwargs):
-    creator_sweep_reverse(payment)
-
-
-@pytest.fixture(autouse=True)
-def wired():
-    """What social/receivers.py does once the lead adds the lines (idempotent: harmless if both run)."""
-    payment_status_changed.connect(_on_status, dispatch_uid="test.sweep")
-    payment_returning.connect(_on_returning, dispatch_uid="test.sweep_reverse")
-    yield
-    payment_status_changed.disconnect(dispatch_uid="test.sweep")
-    payment_returning.disconnect(dispatch_uid="test.sweep_reverse")
 
 
 def _savings(user, currency="USD") -> int:
@@ -188,3 +169,16 @@ def test_sweep_with_a_converted_tip_uses_the_received_currency(alice, saver, fx_
     tip = post_tip_send(eve, post=make_post(saver), amount=Money.parse("9.00", "EUR"), idempotency_key="fx")
     assert tip.payment.kind == PaymentKind.TIP and tip.payment.received_currency == "USD"
     assert _savings(saver) == tip.payment.received_amount // 10
+
+
+def test_a_key_a_person_chooses_cannot_collide_with_the_sweep(bob, saver):
+    """Moves the system makes (the sweep) have their own ledger key namespace."""
+    from payments.models import Payment
+    from savings.services import savings_move
+
+    fund(saver, "5.00")
+    next_id = (Payment.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1  # SQLite reuses max+1
+    post = make_post(saver)
+    savings_move(saver, currency="USD", amount=1, direction="in", idempotency_key=f"creator-sweep:payment:{next_id}")
+    _tip(bob, post, "10.00")
+    assert Transfer.objects.filter(kind="savings_in").count() == 2
