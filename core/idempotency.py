@@ -109,7 +109,11 @@ def run_idempotently(request: HttpRequest, user, view, *, required: bool = False
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(
-                user=user, key=key, method=request.method, path=request.path[:500], request_hash=fingerprint
+                user=user,
+                key=key,
+                method=request.method,
+                path=request.path[:500].replace("\x00", "\ufffd"),  # PostgreSQL text refuses NUL
+                request_hash=fingerprint,
             )
     except IntegrityError:
         existing = IdempotencyRecord.objects.filter(user=user, key=key).first()

@@ -173,3 +173,11 @@ def test_an_abandoned_in_progress_record_does_not_block_forever(user, form_view,
     IdempotencyRecord.objects.filter(key="k6").update(created_at=timezone.now() - timedelta(minutes=10))
     assert form_view(request).status_code == 302
     assert calls == ["5"]
+
+
+def test_a_path_with_a_nul_byte_is_recorded_not_a_500(user, form_view, calls):
+    """PostgreSQL text columns refuse NUL: a hostile path must not break the record (it is only kept)."""
+    request = RequestFactory().post("/pay/%00/", {"idempotency_key": "k-nul", "amount": "5"})
+    request.user = user
+    assert form_view(request).status_code == 302
+    assert "\x00" not in IdempotencyRecord.objects.get(key="k-nul").path
