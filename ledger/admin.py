@@ -3,20 +3,10 @@
 from django.contrib import admin
 from django.db.models import F
 
+from core.admin import ReadOnlyAdmin
 from core.money import format_money
 
 from .models import Account, Batch, Transfer
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Account)

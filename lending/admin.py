@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
+from core.admin import ReadOnlyMixin as ReadOnly
 from core.errors import DomainError
 from core.money import format_money
 
@@ -18,17 +19,6 @@ from .services import loan_restructure, loan_write_off
 @admin.register(LoanProduct)
 class LoanProductAdmin(admin.ModelAdmin):
     list_display = ("currency", "name", "apr", "late_fee", "min_amount", "max_amount", "terms", "is_active")
-
-
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class InstalmentInline(ReadOnly, admin.TabularInline):

@@ -13,23 +13,13 @@ from django.contrib import admin
 from django.db import transaction
 
 from compliance.services import audit_record
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from core.money import format_money
 
 from .models import InterestAccrual, InterestPayout, SavingsAccount, SavingsGoal, SavingsProduct, SavingsRate
 from .selectors import account_balance, apy_percent
 from .services import rate_check, savings_rate_add
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class RateInline(admin.TabularInline):

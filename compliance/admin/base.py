@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.db import DataError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.text import Truncator
 
+from core.admin import ReadOnlyAdmin, SafeLookupsMixin  # noqa: F401 - re-exported for compliance's admin modules
+
 
 def short_text(text: str, length: int = 80) -> str:
     return Truncator(text or "").chars(length)
-
-
-class SafeLookupsMixin:
-    """A changelist filter the database cannot run (``?status=%00`` on PostgreSQL, a year past 9999)
-    is "wacky lookup parameters" — the admin's own redirect to ``?e=1`` — never a 500."""
-
-    def get_changelist_instance(self, request):
-        try:
-            return super().get_changelist_instance(request)
-        except (DataError, OverflowError, ValueError) as exc:
-            raise IncorrectLookupParameters(exc) from exc
-
-
-class ReadOnlyAdmin(SafeLookupsMixin, admin.ModelAdmin):
-    """Staff can look, never add, edit or delete: changes happen through the actions (services)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DecisionPagesMixin:

@@ -8,22 +8,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin as _ReadOnly
 from core.money import format_money
 
 from ..models import CashOut, FundingCard, TopUp
 from ..services.funding import card_label
-from .base import SafeLookupsMixin
-
-
-class _ReadOnly(SafeLookupsMixin, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(FundingCard)

@@ -22,6 +22,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from compliance.services import audit_record
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from core.money import format_money
 
@@ -31,17 +32,6 @@ from ..services.staff import REASON_MAX_LENGTH, payment_reverse_by_staff, staff_
 from .base import SafeLookupsMixin
 
 CSV_MAX_BYTES = 1024 * 1024
-
-
-class ReadOnlyAdmin(SafeLookupsMixin, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Payments -----------------------------------------------------------------------------------

@@ -13,22 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyMixin as _ReadOnly
 from core.money import format_money
 
 from ..models import PaymentRequest, Split
 from ..services.requests import effective_status
 from .base import SafeLookupsMixin
-
-
-class _ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PaymentRequest)
