@@ -11,10 +11,10 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, NotFound, ValidationFailed
+from core.http import safe_next
 
 from . import selectors, services, social
 from .forms import ProfileForm
@@ -62,10 +62,8 @@ def _profile_action(request, handle: str, action, done: str, *, active_only: boo
         messages.error(request, error.message)
     else:
         messages.success(request, (said if isinstance(said, str) else done).format(handle=other.handle))
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    back = safe_next(request, "")
+    if back:
         return redirect(back)
     if not other.is_active:
         return redirect("accounts:blocked")

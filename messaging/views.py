@@ -30,11 +30,11 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import is_blocked_between
 from core.errors import DomainError, NotFound, ValidationFailed
+from core.http import safe_next
 
 from . import selectors, services
 from .forms import EditForm, GroupForm, MembersAddForm, MessageForm, RenameForm
@@ -90,15 +90,6 @@ def _message_in(user, conversation_id: int, message_id: int) -> Message:
     if message.conversation_id != conversation_id:
         raise Http404("No such message.")
     return message
-
-
-def _back(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 def _conversation_url(pk: int, message_id: int | None = None) -> str:
@@ -618,7 +609,7 @@ def _membership_action(request, pk: int, action, success: str | None, *, default
     else:
         if success:
             messages.success(request, success)
-    return redirect(_back(request, default_next or _conversation_url(pk)))
+    return redirect(safe_next(request, default_next or _conversation_url(pk)))
 
 
 @login_required

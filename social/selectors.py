@@ -251,6 +251,19 @@ def timeline_page(viewer, *, before: int | None = None, limit: int = PAGE_SIZE) 
     return _page(viewer, visible_posts(viewer, _timeline_base(viewer)), before=before, limit=limit)
 
 
+def visible_counter(viewer, pk, field: str) -> tuple[int, int]:
+    """(target id, ``field``) of the post a like/repost acts on (a repost's original).
+
+    The count is 0 when ``viewer`` may not see the post: unlike/unrepost work on any post, so their
+    answers must not reveal the counters of posts hidden from the viewer.
+    """
+    post_id = parse_post_id(pk) or 0
+    row = Post.objects.filter(pk=post_id).values("repost_of_id").first()
+    target = (row or {}).get("repost_of_id") or post_id
+    count = visible_posts(viewer, Post.objects.filter(pk=target)).values_list(field, flat=True).first()
+    return target, count or 0
+
+
 def timeline_new_count(viewer, *, after: int) -> int:
     """How many timeline posts are newer than ``after`` (a post id; 0 = all), at most ``NEW_COUNT_CAP`` (99 = "99+")."""
     after = 0 if after == 0 else _cursor(after)

@@ -20,11 +20,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compliance.services import sending_allowed_check
 from core.errors import DomainError, ValidationFailed
+from core.http import safe_next
 from core.idempotency import idempotent, request_key
 from core.money import Money
 
@@ -61,15 +61,6 @@ def _key(request) -> str | None:
         return request_key(request)
     except ValidationFailed:
         return None
-
-
-def _back(request, default: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 def _quote_context(quote) -> dict:
@@ -219,7 +210,7 @@ def _request_action(request, pk: int, action, done: str):
         messages.error(request, error.message)
     else:
         messages.success(request, done.format(payer=row.payer.handle, requester=row.requester.handle))
-    return redirect(_back(request, reverse("payments:requests")))
+    return redirect(safe_next(request, reverse("payments:requests")))
 
 
 @login_required

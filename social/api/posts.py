@@ -34,7 +34,6 @@ from .. import selectors
 from ..images import post_images_prepare
 from ..models import POST_MAX_IMAGES, POST_MAX_LENGTH, Audience, Post
 from ..services import posts as services
-from ..visibility import visible_posts
 
 TAGS = ["posts"]
 MAX_ID = 2**63 - 1
@@ -429,14 +428,6 @@ _REPOST = inline_serializer(
 )
 
 
-def _target_count(viewer, pk, field: str) -> int:
-    """The counter of the post a like/repost acts on (a repost's original); 0 when ``viewer`` may not
-    see it (unlike/unrepost work on any post: they must not reveal the counts of invisible posts)."""
-    row = Post.objects.filter(pk=selectors.parse_post_id(pk) or 0).values("repost_of_id").first()
-    target = (row or {}).get("repost_of_id") or selectors.parse_post_id(pk) or 0
-    return visible_posts(viewer, Post.objects.filter(pk=target)).values_list(field, flat=True).first() or 0
-
-
 class LikeView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = JSON_ONLY
@@ -453,7 +444,7 @@ class LikeView(APIView):
     def post(self, request, pk: str):
         _no_fields(request)
         services.like_create(request.user, post=pk)
-        return Response({"liked": True, "like_count": _target_count(request.user, pk, "like_count")})
+        return Response({"liked": True, "like_count": selectors.visible_counter(request.user, pk, "like_count")[1]})
 
     @extend_schema(
         operation_id="posts_unlike",
@@ -466,7 +457,7 @@ class LikeView(APIView):
     )
     def delete(self, request, pk: str):
         services.like_delete(request.user, post=pk)
-        return Response({"liked": False, "like_count": _target_count(request.user, pk, "like_count")})
+        return Response({"liked": False, "like_count": selectors.visible_counter(request.user, pk, "like_count")[1]})
 
 
 class RepostView(APIView):
@@ -500,7 +491,11 @@ class RepostView(APIView):
     def delete(self, request, pk: str):
         services.repost_delete(request.user, post=pk)
         return Response(
-            {"reposted": False, "repost_count": _target_count(request.user, pk, "repost_count"), "repost_id": None}
+            {
+                "reposted": False,
+                "repost_count": selectors.visible_counter(request.user, pk, "repost_count")[1],
+                "repost_id": None,
+            }
         )
 
 

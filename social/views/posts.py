@@ -19,12 +19,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import RedirectView
 
 from accounts.selectors import is_blocked_between
 from core.errors import DomainError, NotFound, ValidationFailed
+from core.http import safe_next
 
 from .. import selectors
 from ..models import POST_MAX_IMAGES, POST_MAX_LENGTH, Audience, Post
@@ -140,15 +140,6 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _safe_next(request, default: str) -> str:
-    back = request.POST.get("next") or request.GET.get("next") or ""
-    if back and url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return back
-    return default
-
-
 # ---- the home timeline -----------------------------------------------------------------------
 
 
@@ -198,7 +189,7 @@ def post_create(request):
     except DomainError as error:
         return timeline(request, composer=Composer.from_error(request, error), status=400)
     messages.success(request, "Your post is live.")
-    return redirect(_safe_next(request, reverse("home")) + f"#p-{post.pk}")
+    return redirect(safe_next(request, reverse("home")) + f"#p-{post.pk}")
 
 
 # ---- one post ------------------------------------------------------------------------------------
@@ -311,7 +302,7 @@ def post_delete(request, pk):
             messages.error(request, error.message)
             return redirect(post_services.post_path(post.repost_of_id or post.pk))
         messages.success(request, "Repost undone." if post.repost_of_id else "Your post was deleted.")
-        back = _safe_next(request, reverse("home"))
+        back = safe_next(request, reverse("home"))
         if back.split("#")[0] in (post_services.post_path(post.pk), request.path):
             back = reverse("home")
         return redirect(back)
@@ -337,17 +328,13 @@ def _toggle(request, pk, *, action, counter: str, on: bool, done: str):
         if isinstance(error, NotFound):
             raise Http404(error.message) from None
         messages.error(request, error.message)
-        return redirect(_safe_next(request, post_services.post_path(post_id)))
-    target = Post.objects.filter(pk=post_id).values("repost_of_id", "pk").first()
-    target_id = (target["repost_of_id"] or target["pk"]) if target else post_id
+        return redirect(safe_next(request, post_services.post_path(post_id)))
+    target_id, count = selectors.visible_counter(request.user, post_id, counter)
     if _wants_json(request):
-        # Unlike/unrepost work on any post: never reveal the counts of one the viewer may not see.
-        count = visible_posts(request.user, Post.objects.filter(pk=target_id)).values_list(counter, flat=True).first()
-        count = count or 0
         return JsonResponse({"on": on, "count": count, "post_id": target_id})
     if done:
         messages.success(request, done)
-    return redirect(_safe_next(request, post_services.post_path(target_id)))
+    return redirect(safe_next(request, post_services.post_path(target_id)))
 
 
 @require_POST
