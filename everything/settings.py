@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "social",
     "savings",
     "lending",
+    "cards",
     "everything",  # the top: cross-app management commands (seed_demo)
 ]
 
@@ -188,6 +189,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     "lending-autopay": {
         "task": "lending.tasks.autopay_due_instalments",
+        "schedule": 3600.0,
+    },
+    "cards-expire-authorizations": {
+        "task": "cards.tasks.expire_due_authorizations",
+        "schedule": 300.0,
+    },
+    "payments-return-stale-checks": {
+        "task": "payments.tasks.return_stale_checks",
         "schedule": 3600.0,
     },
     "social-renew-subscriptions": {
@@ -372,6 +381,21 @@ if len(VAULT_FINGERPRINT_KEY) < 32:
     raise ImproperlyConfigured("VAULT_FINGERPRINT_KEY must be at least 32 characters.")
 # A hold that is neither posted nor voided expires after this long by default.
 LEDGER_DEFAULT_HOLD_TIMEOUT_SECONDS = int(os.environ.get("LEDGER_DEFAULT_HOLD_TIMEOUT_SECONDS", str(7 * 24 * 3600)))
+
+# Cards (cards app): a virtual debit card is issued when a KYC tier-1 user's USD wallet first
+# reaches CARDS_ISSUE_THRESHOLD (minor units; 10000 = $100.00). Numbers start with CARDS_BIN
+# (a test BIN: these cards only work on this site's own card network simulator).
+CARDS_ISSUE_THRESHOLD = int(os.environ.get("CARDS_ISSUE_THRESHOLD", "10000"))
+CARDS_BIN = os.environ.get("CARDS_BIN", "489537")
+# Default limits of a new card (USD minor units); the holder may lower or raise them up to the maxima.
+CARDS_DEFAULT_PURCHASE_LIMIT = 100000  # $1,000.00 per purchase
+CARDS_DEFAULT_DAILY_LIMIT = 250000  # $2,500.00 per day
+CARDS_MAX_PURCHASE_LIMIT = 500000
+CARDS_MAX_DAILY_LIMIT = 1000000
+# An authorisation not captured within this many days expires and its hold is released.
+CARDS_AUTHORIZATION_DAYS = 7
+# Checks (payments): an outstanding check goes stale after this many days and returns to the writer.
+CHECKS_STALE_DAYS = 180
 
 # Payments: the FX spread disclosed on every conversion (0.005 = 0.5%).
 FX_SPREAD = Decimal(os.environ.get("FX_SPREAD", "0.005"))

@@ -35,6 +35,7 @@ class AccountKind(models.TextChoices):
     FX_POOL = "fx_pool", "FX pool"
     CHECKS_OUTSTANDING = "checks_outstanding", "Checks outstanding"
     LENDING = "lending", "Lending"
+    CARD_SETTLEMENT = "card_settlement", "Card network settlement"
 
 
 SYSTEM_KINDS = frozenset(
@@ -46,6 +47,7 @@ SYSTEM_KINDS = frozenset(
         AccountKind.FX_POOL,
         AccountKind.CHECKS_OUTSTANDING,
         AccountKind.LENDING,
+        AccountKind.CARD_SETTLEMENT,
     }
 )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from core.money import check_amount_minor, check_currency, format_money
 
 from .models import SYSTEM_KINDS, Account, AccountKind, Batch, Transfer, TransferState
 from .selectors import holds_due_for_expiry
+from .signals import Credited, balance_credited
+
+logger = logging.getLogger(__name__)
 
 # --- Errors ---------------------------------------------------------------------------
 
@@ -290,6 +294,30 @@ class _Deltas:
             changes = {column: F(column) + amount for column, amount in delta.items() if amount}
             if changes:
                 Account.objects.filter(pk=account_id).update(**changes)
+        self._announce_credits(accounts)
+
+    def _announce_credits(self, accounts: dict[int, Account]) -> None:
+        """Tell listeners (after commit) which owned accounts' posted balance went up."""
+        if not balance_credited.has_listeners():
+            return
+        credits = []
+        for account_id, delta in self.by_account.items():
+            account = accounts[account_id]
+            net = delta["credits_posted"] - delta["debits_posted"]
+            if net > 0 and account.owner_id is not None:
+                before = account.credits_posted - account.debits_posted
+                credits.append(
+                    Credited(account.pk, account.owner_id, account.kind, account.currency, before, before + net)
+                )
+        if credits:
+            transaction.on_commit(lambda: _send_credited(credits))
+
+
+def _send_credited(credits: list[Credited]) -> None:
+    # After commit the money has moved: a failing receiver is logged, never raised to the payer.
+    for receiver, result in balance_credited.send_robust(sender=Account, credits=credits):
+        if isinstance(result, Exception):
+            logger.error("balance_credited receiver %r failed", receiver, exc_info=result)
 
 
 def _check_leg(spec: TransferSpec, accounts: dict[int, Account]) -> None:

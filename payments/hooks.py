@@ -1,37 +1,50 @@
-"""Extra ledger legs posted together with an instant payment (apps above payments plug in here).
+"""Extra ledger legs posted together with money leaving a wallet (apps above payments plug in here).
 
-Payments must not import the apps above it (savings, social...). An app that wants money to
-move *in the same ledger operation* as a payment registers a function here, usually from its
+Payments must not import the apps above it (savings, cards, social...). An app that wants money
+to move *in the same ledger operation* as a spend registers a function here, usually from its
 ``AppConfig.ready()``::
 
     from payments.hooks import register_extra_transfers
-    register_extra_transfers(my_fn)  # my_fn(payment) -> list[TransferSpec]
+    register_extra_transfers(my_fn)  # my_fn(spend: Spend) -> list[TransferSpec]
 
-``payment_send`` calls every registered function when it posts an instant payment (same
-currency or converted; not a delayed or held one) and posts the legs they return in the same
-``transfers_post`` batch as the payment: all of them or none. The functions run inside the
-payment's transaction, after the ``Payment`` row exists (``payment.pk`` is set) and before its
-postings; they must only read and return specs (never move money themselves).
+A ``Spend`` is money leaving a person's wallet to pay for something: an instant payment
+(``payment_send``) or a captured card purchase (``cards``). The caller asks
+``extra_transfers_for(spend)`` and posts the legs the hooks return in the same ledger batch as
+the spend, or right after it in the same transaction: all of them or none. The functions run
+inside the caller's transaction and must only read and return specs (never move money).
 
 Optional legs: if the batch with the extra legs is refused for lack of funds
-(``InsufficientFunds``), the payment is posted again without them — the extras are skipped,
-never the payment. A hook that raises anything else fails the payment (a bug must not go
-unnoticed), so hooks should return ``[]`` when they have nothing to add.
+(``InsufficientFunds``), the spend goes ahead without them — the extras are skipped, never the
+spend. A hook that raises anything else fails the spend (a bug must not go unnoticed), so hooks
+should return ``[]`` when they have nothing to add.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ledger.services import TransferSpec
 
-ExtraTransfersHook = Callable[[object], list[TransferSpec]]
+
+@dataclass(frozen=True)
+class Spend:
+    """Money leaving ``user``'s wallet in ``currency`` (minor units), and what it was."""
+
+    user: object
+    amount: int
+    currency: str
+    # What the spend was, copied into the extra legs' metadata: {"payment": 12} or {"card_capture": 7}.
+    reference: dict = field(default_factory=dict)
+
+
+ExtraTransfersHook = Callable[[Spend], list[TransferSpec]]
 
 _extra_transfer_hooks: list[ExtraTransfersHook] = []
 
 
 def register_extra_transfers(fn: ExtraTransfersHook) -> ExtraTransfersHook:
-    """Register ``fn(payment) -> list[TransferSpec]``; registering the same function twice is a no-op.
+    """Register ``fn(spend) -> list[TransferSpec]``; registering the same function twice is a no-op.
 
     Returns ``fn`` so it can be used as a decorator.
     """
@@ -46,12 +59,18 @@ def unregister_extra_transfers(fn: ExtraTransfersHook) -> None:
         _extra_transfer_hooks.remove(fn)
 
 
-def extra_transfers_for(payment) -> list[TransferSpec]:
-    """Every registered hook's legs for ``payment``, in registration order."""
+def extra_transfers_for(spend: Spend) -> list[TransferSpec]:
+    """Every registered hook's legs for ``spend``, in registration order."""
     legs: list[TransferSpec] = []
     for fn in list(_extra_transfer_hooks):
-        legs.extend(fn(payment) or [])
+        legs.extend(fn(spend) or [])
     return legs
 
 
-__all__ = ["ExtraTransfersHook", "extra_transfers_for", "register_extra_transfers", "unregister_extra_transfers"]
+__all__ = [
+    "ExtraTransfersHook",
+    "Spend",
+    "extra_transfers_for",
+    "register_extra_transfers",
+    "unregister_extra_transfers",
+]

@@ -431,3 +431,75 @@ class Wallet(Account):
     class Meta:
         proxy = True
         verbose_name = "wallet"
+
+
+class CheckStatus(models.TextChoices):
+    OUTSTANDING = "outstanding", "Outstanding"
+    DEPOSITED = "deposited", "Deposited"
+    VOIDED = "voided", "Voided"
+    STALE = "stale", "Stale (returned to the writer)"
+
+
+class Check(models.Model):
+    """A check written from a wallet. Writing it moves the money to the checks-outstanding
+    account at once; a deposit moves it to the depositor's wallet, a void or staleness
+    (after CHECK_STALE_DAYS) back to the writer. Exactly one of those ever happens."""
+
+    writer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="checks_written")
+    # Printed on the check; unique, so "number + deposit code" finds it.
+    number = models.CharField(max_length=12, unique=True)
+    payee_name = models.CharField(max_length=100)
+    # Set when written to an @handle: then only that person may deposit it.
+    payee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="checks_payable"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    memo = models.CharField(max_length=140, blank=True)
+    status = models.CharField(max_length=16, choices=CheckStatus.choices, default=CheckStatus.OUTSTANDING)
+    # The secret printed on the check (and in its QR link), vault-encrypted like card numbers.
+    deposit_code_encrypted = models.TextField()
+    write_transfer = models.ForeignKey(
+        "ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The deposit, or the return to the writer (void / stale).
+    settle_transfer = models.ForeignKey(
+        "ledger.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deposited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="checks_deposited"
+    )
+    stale_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL: no key
+    request_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["writer", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="payments_check_idempotency_unique",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_check_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="deposited", deposited_by__isnull=False)
+                | (~Q(status="deposited") & Q(deposited_by__isnull=True)),
+                name="payments_check_deposited_by_iff_deposited",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="outstanding", settled_at__isnull=True)
+                | (~Q(status="outstanding") & Q(settled_at__isnull=False)),
+                name="payments_check_settled_at_iff_settled",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["writer", "-id"], name="payments_check_writer_idx"),
+            models.Index(fields=["deposited_by", "-id"], name="payments_check_depositor_idx"),
+            models.Index(fields=["stale_at"], condition=Q(status="outstanding"), name="payments_check_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Check {self.number} {format_money(self.amount, self.currency)} ({self.status})"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -134,6 +135,41 @@ class Filter:
 # The tie-break between rows of different tables created in the same microsecond.
 SOURCE_RANK = {"payment": 3, "cashout": 2, "topup": 1}
 
+
+@dataclass(frozen=True)
+class ActivitySource:
+    """Rows an app above payments adds to the feed (cards: card purchases), registered at ready().
+
+    ``rows(user, *, query, after, limit)`` returns at most ``limit`` ``ActivityItem`` with
+    ``source == name``, newest first, restricted by the ``Q`` ``after`` (the cursor, applied to
+    a model with ``created_at`` and ``id``) and matching the search ``query`` ("" for none), in
+    a fixed number of queries. ``filter`` is the feed filter that shows only these rows.
+    """
+
+    name: str
+    rank: int
+    filter: str
+    filter_label: str
+    rows: Callable[..., list]
+
+
+_extra_sources: dict[str, ActivitySource] = {}
+
+
+def register_activity_source(source: ActivitySource) -> None:
+    """Add ``source`` to the feed; registering the same name again replaces it."""
+    taken = {rank for name, rank in SOURCE_RANK.items() if name != source.name}
+    if source.rank in taken or source.filter in Filter.VALUES:
+        raise ValueError(f"Activity source {source.name!r}: its rank or filter is already used.")
+    _extra_sources[source.name] = source
+    SOURCE_RANK[source.name] = source.rank
+
+
+def feed_filters() -> list[tuple[str, str]]:
+    """The feed's filter choices: the built-in ones and one per registered source."""
+    return Filter.CHOICES + [(s.filter, s.filter_label) for s in _extra_sources.values()]
+
+
 PAYMENT_KIND_LABELS = {
     PaymentKind.PAYMENT: "Payment",
     PaymentKind.TIP: "Tip",
@@ -149,7 +185,7 @@ VOID_MOVEMENT_STATUSES = {MovementStatus.DECLINED, MovementStatus.FAILED}
 class ActivityItem:
     """One row of the feed, whatever table it came from."""
 
-    source: str  # payment | topup | cashout
+    source: str  # payment | topup | cashout | a registered ActivitySource's name
     id: int
     created_at: datetime
     kind: str  # payment | tip | request | added | cashout
@@ -351,20 +387,29 @@ def activity_feed(
 ) -> ActivityPage:
     """One page of the user's activity, newest first. An unknown filter is "all"; a bad cursor the first page.
 
-    At most three queries (one per table the filter includes), with the
-    counterparties and cards joined in.
+    At most one query per table the filter includes (payments, top-ups, cash-outs and each
+    registered ``ActivitySource``), with the counterparties and cards joined in.
     """
-    feed_filter = feed_filter if feed_filter in Filter.VALUES else Filter.ALL
+    extra_filters = {s.filter: s for s in _extra_sources.values()}
+    if feed_filter not in Filter.VALUES and feed_filter not in extra_filters:
+        feed_filter = Filter.ALL
     query = _clean_query(query)
     position = decode_cursor(cursor)
     limit = page_size + 1
     items: list[ActivityItem] = []
-    if feed_filter not in (Filter.ADDED, Filter.CASHED_OUT):
-        items += _payment_rows(user, feed_filter=feed_filter, query=query, cursor=position, limit=limit)
-    if feed_filter in (Filter.ALL, Filter.ADDED):
-        items += _topup_rows(user, query=query, cursor=position, limit=limit)
-    if feed_filter in (Filter.ALL, Filter.CASHED_OUT):
-        items += _cashout_rows(user, query=query, cursor=position, limit=limit)
+    if feed_filter in extra_filters:
+        source = extra_filters[feed_filter]
+        items += source.rows(user, query=query, after=_after(position, source.name), limit=limit)
+    else:
+        if feed_filter not in (Filter.ADDED, Filter.CASHED_OUT):
+            items += _payment_rows(user, feed_filter=feed_filter, query=query, cursor=position, limit=limit)
+        if feed_filter in (Filter.ALL, Filter.ADDED):
+            items += _topup_rows(user, query=query, cursor=position, limit=limit)
+        if feed_filter in (Filter.ALL, Filter.CASHED_OUT):
+            items += _cashout_rows(user, query=query, cursor=position, limit=limit)
+        if feed_filter == Filter.ALL:
+            for source in _extra_sources.values():
+                items += source.rows(user, query=query, after=_after(position, source.name), limit=limit)
     items.sort(key=lambda i: (i.created_at, SOURCE_RANK[i.source], i.id), reverse=True)
     page = items[:page_size]
     next_cursor = _encode_cursor(page[-1]) if len(items) > page_size else None

@@ -1,4 +1,4 @@
-"""Round-ups: the spare change of each outgoing payment goes into savings, in the same ledger batch.
+"""Round-ups: the spare change of each outgoing payment or card purchase goes into savings.
 
 When an instant payment leaves a wallet whose owner has a savings account in the payment's
 (sent) currency with ``roundups_enabled``, the amount up to the next whole currency unit moves
@@ -11,6 +11,7 @@ payment and its round-up commit together or not at all.
 - Optional: if the wallet cannot cover the payment *and* its round-up, the payment still goes
   (``payments.services.send._post_now`` posts it again without the extra leg) and no round-up
   is made for it — there is no catching up later.
+- Card purchases (``cards``) are rounded up when captured, in the capture's transaction.
 - Only instant payments (same currency or converted). A payment that is delayed (safety delay)
   or held for review is not rounded up, now or when it is released.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from core.money import minor_units
 from ledger.services import TransferSpec
+from payments.hooks import Spend
 
 ROUNDUP_KIND = "roundup"
 
@@ -31,20 +33,20 @@ def roundup_amount(amount: int, currency: str) -> int:
     return (-amount) % unit
 
 
-def roundup_transfers(payment) -> list[TransferSpec]:
-    """The round-up leg for ``payment`` (the ``payments.hooks`` hook): [] or one wallet → savings spec.
+def roundup_transfers(spend: Spend) -> list[TransferSpec]:
+    """The round-up leg for ``spend`` (the ``payments.hooks`` hook): [] or one wallet → savings spec.
 
-    Reads only (one query for the savings account; the sender's wallet is looked up, not moved).
+    Reads only (one query for the savings account; the wallet is looked up, not moved).
     """
     from payments.services.wallet import wallet_account
 
     from .models import SavingsAccount
 
-    spare = roundup_amount(payment.amount, payment.currency)
+    spare = roundup_amount(spend.amount, spend.currency)
     if spare <= 0:
         return []
     savings = (
-        SavingsAccount.objects.filter(user_id=payment.sender_id, currency=payment.currency, roundups_enabled=True)
+        SavingsAccount.objects.filter(user_id=spend.user.pk, currency=spend.currency, roundups_enabled=True)
         .only("pk", "ledger_account_id")
         .first()
     )
@@ -52,12 +54,12 @@ def roundup_transfers(payment) -> list[TransferSpec]:
         return []
     return [
         TransferSpec(
-            wallet_account(payment.sender, payment.currency),
+            wallet_account(spend.user, spend.currency),
             savings.ledger_account_id,
             spare,
-            payment.currency,
+            spend.currency,
             ROUNDUP_KIND,
-            {"payment": payment.pk, "savings_account": savings.pk},
+            {**spend.reference, "savings_account": savings.pk},
         )
     ]
 

@@ -53,7 +53,7 @@ from ledger.services import (
 from notifications.models import register_kind
 from notifications.services import event_publish, notify
 
-from ..hooks import extra_transfers_for
+from ..hooks import Spend, extra_transfers_for
 from ..models import (
     OPEN_STATUSES,
     Payment,
@@ -291,7 +291,9 @@ def _post_now(payment: Payment, *, ledger_key: str) -> None:
             ),
         ]
         operation = "payment_fx"
-    extras = extra_transfers_for(payment)
+    extras = extra_transfers_for(
+        Spend(user=payment.sender, amount=payment.amount, currency=payment.currency, reference={"payment": payment.pk})
+    )
     posted = None
     if extras:
         try:

@@ -33,7 +33,15 @@ from ledger.services import InsufficientFunds
 
 from ..forms import SendForm, WalletSettingsForm
 from ..models import PaymentStatus, SafetyDelay
-from ..selectors import Filter, activity_feed, payment_visible_to, people_search, wallet_available, wallet_balances
+from ..selectors import (
+    Filter,
+    activity_feed,
+    feed_filters,
+    payment_visible_to,
+    people_search,
+    wallet_available,
+    wallet_balances,
+)
 from ..services.fx import usd_equivalent
 from ..services.send import (
     payment_cancel,
@@ -74,7 +82,7 @@ def _wallet_context(request) -> dict:
     return {
         "balances": wallet_balances(request.user),
         "activity": page,
-        "filters": Filter.CHOICES,
+        "filters": feed_filters(),
         "paged": bool(request.GET.get("cursor")),
     }
 

@@ -8,7 +8,7 @@ import pytest
 from core.money import Money
 from ledger.models import Account, Transfer
 from ledger.services import InsufficientFunds
-from payments.hooks import extra_transfers_for, register_extra_transfers, unregister_extra_transfers
+from payments.hooks import Spend, extra_transfers_for, register_extra_transfers, unregister_extra_transfers
 from payments.models import PaymentStatus
 from payments.services.send import payment_return, payment_send, wallet_settings_update
 from payments.tests.factories import balance, fund, sender_user
@@ -195,6 +195,7 @@ def test_a_failing_hook_fails_the_payment_atomically(alice, bob):
 def test_query_count_of_the_hook(alice, bob, django_assert_max_num_queries):
     _roundups_on(alice)
     payment = payment_send(alice, to=bob, amount=Money.parse("1.99", "USD"))
+    spend = Spend(user=alice, amount=payment.amount, currency=payment.currency, reference={"payment": payment.pk})
     with django_assert_max_num_queries(2):  # the savings account, the wallet
-        legs = roundup_transfers(payment)
+        legs = roundup_transfers(spend)
     assert [leg.amount for leg in legs] == [1]

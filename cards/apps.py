@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CardsConfig(AppConfig):
+    name = "cards"
+    verbose_name = "Debit cards"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401 - issues a card when a USD wallet first reaches the threshold
