@@ -10,3 +10,9 @@ The app that owns the subject releases or returns the held money.
 from django.dispatch import Signal
 
 review_decided = Signal()
+
+# ``kyc_tier_changed`` — sent after commit (``transaction.on_commit``) when a person's KYC tier
+# goes up (details submitted → 1, document approved → 2). Keyword arguments: ``user`` and
+# ``tier`` (the new tier). Used by ``cards`` to issue the debit card to a person who already
+# holds the threshold balance when they get verified. Receivers must not raise.
+kyc_tier_changed = Signal()

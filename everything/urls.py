@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("social.api_urls")),
     path("", include("lending.api_urls")),
     path("", include("savings.api_urls")),
+    path("", include("cards.api_urls")),  # /api/v1/cards/... and the merchant-facing /api/v1/network/...
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("wallet/", include("payments.urls")),
     path("savings/", include("savings.urls")),
     path("loans/", include("lending.urls")),
+    path("cards/", include("cards.urls")),
     path("compliance/", include("compliance.urls")),
     path("messages/", include("messaging.urls")),
     path("@<str:handle>/tip", tip_page, name="tip"),

@@ -3,12 +3,12 @@
 Nothing here writes. Every list is bounded and fetched with its related rows
 (``select_related``), so a page costs a fixed number of queries whatever its length.
 
-The activity feed merges three tables (payments, top-ups, cash-outs) into one
+The activity feed merges four tables (payments, top-ups, cash-outs, checks) into one
 list, newest first, ordered by the key ``(created_at, source, id)``; the cursor
 of the "Older" link is that key of the last row shown, made opaque (base64 of
-JSON). Each table is asked for at most one page past the cursor, the three
-pages are merged in Python, and the first ``page_size`` rows are shown: three
-queries per page, however deep.
+JSON). Each table is asked for at most one page past the cursor, the pages
+are merged in Python, and the first ``page_size`` rows are shown: one query
+per table per page, however deep.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from ledger.models import Account, AccountKind
 from .models import (
     CashOut,
     CashOutSpeed,
+    Check,
+    CheckStatus,
     MovementStatus,
     Payment,
     PaymentKind,
@@ -119,6 +121,7 @@ class Filter:
     REQUESTS = "requests"
     ADDED = "added"
     CASHED_OUT = "cashed_out"
+    CHECKS = "checks"
 
     CHOICES = [
         (ALL, "All"),
@@ -128,12 +131,13 @@ class Filter:
         (REQUESTS, "Requests"),
         (ADDED, "Added"),
         (CASHED_OUT, "Cashed out"),
+        (CHECKS, "Checks"),
     ]
     VALUES = frozenset(value for value, _ in CHOICES)
 
 
 # The tie-break between rows of different tables created in the same microsecond.
-SOURCE_RANK = {"payment": 3, "cashout": 2, "topup": 1}
+SOURCE_RANK = {"check": 4, "payment": 3, "cashout": 2, "topup": 1}
 
 
 @dataclass(frozen=True)
@@ -377,6 +381,53 @@ def _cashout_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]
     return items
 
 
+VOID_CHECK_STATUSES = {CheckStatus.VOIDED, CheckStatus.STALE}
+
+
+def _check_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
+    """Checks in the feed: written ones as money out for the writer (struck through once voided or
+    stale: the money came back), deposited ones as money in for the depositor. Both are placed at
+    the time the check was written (the feed's one cursor key); the detail line says when it settled.
+    """
+    rows = Check.objects.filter(Q(writer=user) | Q(deposited_by=user)).select_related("writer")
+    if query:
+        rows = rows.filter(Q(payee_name__icontains=query) | Q(memo__icontains=query) | Q(number=query))
+    rows = rows.filter(_after(cursor, "check")).order_by("-created_at", "-id")[:limit]
+    items = []
+    for c in rows:
+        written = c.writer_id == user.pk
+        if written:
+            detail = {
+                CheckStatus.OUTSTANDING: f"Check {c.number} · not deposited yet",
+                CheckStatus.DEPOSITED: f"Check {c.number} · deposited",
+                CheckStatus.VOIDED: f"Check {c.number} · voided, the money came back",
+                CheckStatus.STALE: f"Check {c.number} · stale, the money came back",
+            }[c.status]
+        else:
+            detail = f"Check {c.number} from @{c.writer.handle}"
+        items.append(
+            ActivityItem(
+                source="check",
+                id=c.pk,
+                created_at=c.created_at,
+                kind="check",
+                kind_label="Check written" if written else "Check deposited",
+                direction="out" if written else "in",
+                counterparty=None if written else c.writer,
+                title=c.payee_name if written else f"@{c.writer.handle}",
+                note=c.memo,
+                amount=-c.amount if written else c.amount,
+                currency=c.currency,
+                status=c.status,
+                status_label=c.get_status_display(),
+                is_void=written and c.status in VOID_CHECK_STATUSES,
+                url=f"/wallet/checks/{c.pk}/" if written else "/wallet/checks/",
+                detail=detail,
+            )
+        )
+    return items
+
+
 def activity_feed(
     user,
     *,
@@ -387,7 +438,7 @@ def activity_feed(
 ) -> ActivityPage:
     """One page of the user's activity, newest first. An unknown filter is "all"; a bad cursor the first page.
 
-    At most one query per table the filter includes (payments, top-ups, cash-outs and each
+    At most one query per table the filter includes (payments, top-ups, cash-outs, checks and each
     registered ``ActivitySource``), with the counterparties and cards joined in.
     """
     extra_filters = {s.filter: s for s in _extra_sources.values()}
@@ -401,7 +452,9 @@ def activity_feed(
         source = extra_filters[feed_filter]
         items += source.rows(user, query=query, after=_after(position, source.name), limit=limit)
     else:
-        if feed_filter not in (Filter.ADDED, Filter.CASHED_OUT):
+        if feed_filter in (Filter.ALL, Filter.CHECKS):
+            items += _check_rows(user, query=query, cursor=position, limit=limit)
+        if feed_filter not in (Filter.ADDED, Filter.CASHED_OUT, Filter.CHECKS):
             items += _payment_rows(user, feed_filter=feed_filter, query=query, cursor=position, limit=limit)
         if feed_filter in (Filter.ALL, Filter.ADDED):
             items += _topup_rows(user, query=query, cursor=position, limit=limit)

@@ -33,3 +33,11 @@ def auto_release_escrows() -> int:
     from .services.escrow import escrows_auto_release_due
 
     return escrows_auto_release_due()
+
+
+@shared_task
+def return_stale_checks() -> int:
+    """Return outstanding checks older than CHECKS_STALE_DAYS to their writers (beat: hourly)."""
+    from .services.checks import checks_return_stale
+
+    return checks_return_stale()

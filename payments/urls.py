@@ -1,6 +1,6 @@
 """/wallet/... — every HTML page of the wallet, under the ``payments`` namespace."""
 
-from .views import funding, requests, statements, wallet
+from .views import checks, funding, requests, statements, wallet
 
 app_name = "payments"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     *requests.urlpatterns,
     *funding.urlpatterns,
     *statements.urlpatterns,
+    *checks.urlpatterns,
 ]

@@ -249,29 +249,48 @@ def card_fingerprint(digits: str) -> str:
     return hmac.new(key, b"card-number:" + digits.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def vault_rotate(*, batch_size: int = 500) -> int:
-    """Re-encrypt every stored card number (removed cards too) with the first key of VAULT_KEYS.
+# Every stored vault token, as (app_label.Model, field, what it is): rotated by vault_rotate().
+# Apps above payments (cards) add theirs from AppConfig.ready() with register_vault_field().
+_VAULT_FIELDS: list[tuple[str, str, str]] = [
+    ("payments.FundingCard", "number_encrypted", "Funding card"),
+    ("payments.Check", "deposit_code_encrypted", "Check"),
+]
 
-    Safe to run while the site is up and to repeat: each row is rewritten only if its
-    token did not change underneath (a conditional update). Returns how many rows
-    were rewritten. Raises VaultError, naming the row, if a token opens with no key.
+
+def register_vault_field(model_label: str, column: str, label: str) -> None:
+    """Have vault_rotate() re-encrypt ``model_label.column`` too (idempotent)."""
+    entry = (model_label, column, label)
+    if entry not in _VAULT_FIELDS:
+        _VAULT_FIELDS.append(entry)
+
+
+def vault_rotate(*, batch_size: int = 500) -> int:
+    """Re-encrypt every stored vault token (card numbers, CVVs, check codes) with the first key of VAULT_KEYS.
+
+    Safe to run while the site is up, to interrupt and to repeat: each row is rewritten only
+    if its token did not change underneath (a conditional update), and a token already under
+    the first key is rewritten harmlessly. Returns how many tokens were rewritten. Raises
+    VaultError, naming the row, if a token opens with no key.
     """
-    from .models import FundingCard
+    from django.apps import apps
 
     fernet = _fernet()
     rewritten = 0
-    last_id = 0
-    while True:
-        rows = list(
-            FundingCard.objects.filter(pk__gt=last_id).order_by("pk").values_list("pk", "number_encrypted")[:batch_size]
-        )
-        if not rows:
-            return rewritten
-        for pk, token in rows:
-            try:
-                fresh = fernet.rotate(token.encode("ascii")).decode("ascii")
-            except (InvalidToken, UnicodeError):
-                raise VaultError(f"Funding card #{pk}: no key in VAULT_KEYS opens its number.") from None
-            with transaction.atomic():
-                rewritten += FundingCard.objects.filter(pk=pk, number_encrypted=token).update(number_encrypted=fresh)
-        last_id = rows[-1][0]
+    for model_label, column, label in _VAULT_FIELDS:
+        model = apps.get_model(model_label)
+        last_id = 0
+        while True:
+            rows = list(model.objects.filter(pk__gt=last_id).order_by("pk").values_list("pk", column)[:batch_size])
+            if not rows:
+                break
+            for pk, token in rows:
+                if not token:
+                    continue
+                try:
+                    fresh = fernet.rotate(token.encode("ascii")).decode("ascii")
+                except (InvalidToken, UnicodeError):
+                    raise VaultError(f"{label} #{pk}: no key in VAULT_KEYS opens its {column}.") from None
+                with transaction.atomic():
+                    rewritten += model.objects.filter(pk=pk, **{column: token}).update(**{column: fresh})
+            last_id = rows[-1][0]
+    return rewritten

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from datetime import date, datetime
 
 from django.core.files.base import ContentFile
@@ -19,6 +20,7 @@ from notifications.services import notify
 from ..errors import VERIFY_URL
 from ..models import DocumentStatus, KycProfile, Tier
 from ..selectors import usd, weekly_limit_of
+from ..signals import kyc_tier_changed
 from .common import (
     DOCUMENT_FORMATS,
     DOCUMENT_MAX_BYTES,
@@ -29,6 +31,19 @@ from .common import (
     _text,
     audit_record,
 )
+
+logger = logging.getLogger(__name__)
+
+
+def _tier_raised_on_commit(user, tier: int) -> None:
+    """Send ``kyc_tier_changed`` once the transaction that raised the tier commits."""
+
+    def send() -> None:
+        for receiver, result in kyc_tier_changed.send_robust(sender=KycProfile, user=user, tier=tier):
+            if isinstance(result, Exception):
+                logger.error("kyc_tier_changed receiver %r failed", receiver, exc_info=result)
+
+    transaction.on_commit(send)
 
 
 class TooYoung(ValidationFailed):
@@ -185,8 +200,11 @@ def kyc_submit_details(
             profile.tier = Tier.DETAILS
             profile.document_status = DocumentStatus.NONE
             profile.review_note = "Your name or date of birth changed: upload your identity document again."
+        tier_before = profile.tier
         profile.tier = max(profile.tier, Tier.DETAILS)
         profile.save()
+        if profile.tier > tier_before:
+            _tier_raised_on_commit(user, profile.tier)
     return profile
 
 
@@ -297,6 +315,8 @@ def kyc_document_review(staff, *, profile: KycProfile | int, approve: bool, note
         profile.review_note = note
         if approve:
             profile.document_status = DocumentStatus.APPROVED
+            if profile.tier < Tier.DOCUMENT:
+                _tier_raised_on_commit(profile.user, Tier.DOCUMENT)
             profile.tier = Tier.DOCUMENT
         else:
             profile.document_status = DocumentStatus.REJECTED

@@ -12,7 +12,7 @@ def test_ledger_check_passes_after_seed_demo(capsys):
     call_command("seed_demo")  # again: replays, pays nobody twice
     call_command("ledger_check")
     out = capsys.readouterr().out
-    assert "ledger_check: OK — 7 accounts, 6 transfers, 1 currencies balanced (USD)" in out
+    assert "ledger_check: OK — 8 accounts, 7 transfers, 1 currencies balanced (USD)" in out
     alice = Account.objects.get(owner__handle="alice")
     assert alice.balance == 1_000_00
 

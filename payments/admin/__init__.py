@@ -1,3 +1,3 @@
 """Admin of the wallet: one module per area (imported here so Django registers them)."""
 
-from . import escrow, funding, payments, requests  # noqa: F401
+from . import checks, escrow, funding, payments, requests  # noqa: F401

@@ -1,6 +1,12 @@
 """Demo data: alice, bob, carol, dave (+ --users N more), each with $1,000.00 and identity
 details on file (KYC tier 1, so they can send), plus the default FX rates; a few follows
-and posts, and carol and dave as creators with subscription tiers. Idempotent."""
+and posts, and carol and dave as creators with subscription tiers. Idempotent.
+
+erin has $50.00 and KYC tier 1 but no card: she is below the card threshold
+(CARDS_ISSUE_THRESHOLD, $100.00), so the card journey can watch hers being issued when
+someone pays her. Everyone else above the threshold gets a debit card while seeding (the
+cards app issues one automatically when a tier 1 person's USD balance reaches it). The demo
+shop's card-network merchant is made too."""
 
 from datetime import date
 from pathlib import Path
@@ -14,7 +20,7 @@ from django.db import transaction
 
 from compliance.selectors import kyc_profile_for, tier_of
 from compliance.services import kyc_submit_details
-from core.money import Money
+from core.money import Money, format_money
 from ledger import services as ledger
 from ledger.models import AccountKind
 from payments.models import FxRate
@@ -31,8 +37,11 @@ DEMO_USERS = [
     ("bob", "Bob Smith", "I build things. Sometimes they work.", "CA", "America/Los_Angeles"),
     ("carol", "Carol Diaz", "Creator. Ceramics and slow travel.", "TX", "America/Chicago"),
     ("dave", "Dave Okafor", "Football, food trucks, splitting the bill.", "IL", "America/Chicago"),
+    ("erin", "Erin Park", "New in town. Saving up for my first card.", "WA", "America/Los_Angeles"),
 ]
 OPENING_BALANCE_MINOR = 1_000_00
+# Below the card threshold: erin has no card until someone pays her (the card journey).
+OPENING_BALANCES_MINOR = {"erin": 50_00}
 # bob follows neither alice nor dave: the browser journeys start from there.
 DEMO_FOLLOWS = [("alice", "bob"), ("alice", "carol"), ("bob", "carol"), ("carol", "alice"), ("dave", "carol")]
 DEMO_CREATORS = {
@@ -78,6 +87,7 @@ class Command(BaseCommand):
         if not FxRate.objects.exists():
             call_command("fx_rates_load", str(FX_RATES_CSV), source="seed_demo", stdout=self.stdout)
         self._seed_social()
+        self._seed_cards([handle for handle, *_ in people])
         if settings.DEBUG:
             self._seed_admin()
         else:
@@ -97,7 +107,7 @@ class Command(BaseCommand):
             initiator=None,
             debit=ledger.system_account(AccountKind.FUNDING, "USD"),
             credit=wallet,
-            amount=OPENING_BALANCE_MINOR,
+            amount=OPENING_BALANCES_MINOR.get(handle, OPENING_BALANCE_MINOR),
             currency="USD",
             kind="demo_funding",
             metadata={"note": "Demo opening balance"},
@@ -140,6 +150,26 @@ class Command(BaseCommand):
             if handle not in authors_with_posts:
                 post_create(people[handle], text=text, **extra)
         self.stdout.write("seed_demo: follows, posts, and creators carol and dave (with tiers) ready")
+
+    def _seed_cards(self, handles: list[str]) -> None:
+        """The demo shop's merchant, and a word on the cards issued while seeding (by the cards
+        app's threshold receiver, when a person at tier 1 has a USD balance over the threshold)."""
+        from cards.models import Card, CardStatus
+        from cards.network import demo_merchant
+
+        merchant = demo_merchant()
+        self.stdout.write(f"seed_demo: card network merchant {merchant.name!r} ready for /cards/demo-shop/")
+        with_card = sorted(
+            Card.objects.filter(user__handle__in=handles)
+            .exclude(status=CardStatus.CANCELLED)
+            .values_list("user__handle", flat=True)
+        )
+        without = [handle for handle in handles if handle not in set(with_card)]
+        threshold = format_money(settings.CARDS_ISSUE_THRESHOLD, "USD")
+        self.stdout.write(
+            f"seed_demo: debit cards issued automatically (balance at or over {threshold}): "
+            f"{', '.join(with_card) or 'nobody'}; no card yet: {', '.join(without) or 'nobody'}"
+        )
 
     def _seed_admin(self) -> None:
         User = get_user_model()
