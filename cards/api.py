@@ -10,6 +10,8 @@ allauth's reauthenticate page; headless clients: ``POST /_allauth/app/v1/auth/re
 from __future__ import annotations
 
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -245,6 +247,7 @@ class CardRevealView(APIView):
         responses={200: RevealSerializer, **error_responses(403, 404, 409)},
         tags=[TAG],
     )
+    @method_decorator(sensitive_variables("revealed", "response", "data"))  # never in an error report
     def post(self, request, pk: int):
         revealed = services.card_reveal(
             request.user, card=pk, authenticated_at=last_reauthenticated_at(_session(request), request.user)

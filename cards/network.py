@@ -16,6 +16,8 @@ Money (all through ``ledger.services``):
 
 Locks: authorise locks the Card row (so two purchases cannot both pass the daily limit), then
 the ledger locks the accounts; capture/reverse/refund/expiry lock the Authorization row first.
+A capture with round-ups locks all the accounts of both batches (wallet, settlement, savings) in
+ascending id order before posting either.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from compliance.services.limits import sending_allowed_check
 from core.db import retry_on_conflict
 from core.errors import Conflict, DomainError, IdempotencyKeyReused, NotFound, Unprocessable, ValidationFailed
 from core.money import MAX_AMOUNT_MINOR, UnknownCurrency, check_currency, format_money
-from ledger.models import AccountKind
+from ledger.models import Account, AccountKind
 from ledger.services import (
     HoldExpired,
     HoldNotPending,
@@ -51,6 +53,7 @@ from ledger.services import (
     transfer_post,
     transfers_post,
 )
+from notifications.models import register_kind
 from notifications.services import event_publish, notify
 from payments.hooks import Spend, extra_transfers_for
 from payments.vault import card_fingerprint, vault_decrypt
@@ -76,8 +79,10 @@ DEMO_MERCHANT_NAME = "Everything Coffee Co."
 DEMO_MERCHANT_MCC = "5814"  # fast food / coffee
 API_KEY_PREFIX = "mk_"
 OPEN_STATUSES = (AuthorizationStatus.PENDING, AuthorizationStatus.PARTIALLY_CAPTURED)
-_NETWORK_ID = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable ASCII, no spaces
-_MCC = re.compile(r"^[0-9]{4}$")
+# Used with fullmatch: ``$`` alone also matches before a trailing newline ("5411\n" would pass
+# and then overflow varchar(4) on PostgreSQL: a 500 instead of a 400).
+_NETWORK_ID = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII, no spaces
+_MCC = re.compile(r"[0-9]{4}")
 _SEPARATORS = re.compile(r"[\s-]")
 
 # --- Errors ------------------------------------------------------------------------------------
@@ -126,7 +131,7 @@ def merchant_create(*, name: str, category_code: str = "5999", is_demo: bool = F
     name = " ".join(str(name or "").split())
     if not name or len(name) > 100:
         raise ValidationFailed("A merchant's name is 1–100 characters.", fields={"name": ["1–100 characters."]})
-    if not isinstance(category_code, str) or not _MCC.match(category_code):
+    if not isinstance(category_code, str) or not _MCC.fullmatch(category_code):
         raise ValidationFailed(
             "The merchant category code is 4 digits.", fields={"category_code": ["4 digits (ISO 18245)."]}
         )
@@ -168,7 +173,7 @@ def demo_merchant() -> Merchant:
 
 
 def _network_id(value: object) -> str:
-    if not isinstance(value, str) or not _NETWORK_ID.match(value):
+    if not isinstance(value, str) or not _NETWORK_ID.fullmatch(value):
         raise ValidationFailed(
             "network_transaction_id is 1–64 printable characters without spaces.",
             code="invalid_network_transaction_id",
@@ -237,6 +242,8 @@ def _currency(value: object) -> str:
 
 def _text(value: object, *, name: str, max_length: int) -> str:
     text = " ".join(value.split()) if isinstance(value, str) else ""
+    if not text.isprintable():  # NUL and other control characters (PostgreSQL text refuses NUL: a 500)
+        text = ""
     if not text or len(text) > max_length:
         raise ValidationFailed(f"{name} is 1–{max_length} characters.", fields={name: [f"1–{max_length} characters."]})
     return text
@@ -320,6 +327,33 @@ def _find_card(digits: str) -> Card | None:
     return Card.objects.filter(fingerprint=card_fingerprint(digits)).only("pk").first()
 
 
+# Guessing a card's expiry or CVV: after this many wrong tries in a day the card freezes itself
+# (the holder is told and can unfreeze it on /cards/), so the 36 × 1,000 combinations cannot be walked.
+WRONG_DETAILS_LIMIT = 5
+register_kind(
+    "card.frozen_for_safety",
+    "We froze your card •••• {last4} after several wrong security details. If that was you, unfreeze it on your card page.",
+)
+WRONG_DETAILS_WINDOW = timedelta(hours=24)
+
+
+def _freeze_after_wrong_details(card: Card) -> bool:
+    """Freeze ``card`` (locked) when this wrong expiry/CVV is the WRONG_DETAILS_LIMIT-th within a day."""
+    since = timezone.now() - WRONG_DETAILS_WINDOW
+    earlier = Authorization.objects.filter(
+        card=card,
+        status=AuthorizationStatus.DECLINED,
+        decline_reason__in=(DeclineReason.WRONG_EXPIRY, DeclineReason.WRONG_CVV),
+        created_at__gte=since,
+    ).count()
+    if earlier + 1 < WRONG_DETAILS_LIMIT or card.status != CardStatus.ACTIVE:
+        return False
+    card.status = CardStatus.FROZEN
+    card.frozen_at = timezone.now()
+    card.save(update_fields=["status", "frozen_at"])
+    return True
+
+
 @sensitive_variables("number", "cvv", "digits", "code")
 def _decide(card: Card, *, month: int, year: int, code: str, amount: int, currency: str, today) -> str:
     """The decline reason for this purchase on this (locked) card, or "" to go on to the hold."""
@@ -378,7 +412,7 @@ def card_authorize(
     merchant_name = _text(merchant_name, name="merchant_name", max_length=100)
     if category_code is None or category_code == "":
         category_code = merchant.category_code
-    elif not isinstance(category_code, str) or not _MCC.match(category_code):
+    elif not isinstance(category_code, str) or not _MCC.fullmatch(category_code):
         raise ValidationFailed("category_code is 4 digits.", fields={"category_code": ["4 digits (ISO 18245)."]})
     request_hash = _request_hash(
         CardEventKind.AUTHORIZE,
@@ -435,6 +469,7 @@ def card_authorize(
         if reason:
             auth.status = AuthorizationStatus.DECLINED
             auth.decline_reason = reason
+        froze = reason in (DeclineReason.WRONG_EXPIRY, DeclineReason.WRONG_CVV) and _freeze_after_wrong_details(card)
         auth.save()
         response = _response(auth, ntid)
         CardEvent.objects.create(
@@ -449,6 +484,9 @@ def card_authorize(
             request_hash=request_hash,
             response=response,
         )
+        if froze:
+            notify(card.user, kind="card.frozen_for_safety", data={"last4": card.last4, "url": CARDS_URL})
+            event_publish(user_id=card.user_id, type="card.updated", data={"card_id": card.pk, "status": card.status})
         if card is not None:
             _announce(auth, card.user_id, balance=not reason)
             if reason:
@@ -550,6 +588,17 @@ def card_capture(
             approved=True,
             request_hash=request_hash,
         )
+        extras = _roundup_legs(auth, to_capture, event)
+        if extras:
+            # The capture and its round-ups are two ledger batches: lock every account of both up
+            # front, in ascending id order (DESIGN §3). Otherwise wallet + settlement are locked
+            # first and the savings account (often the lower id) after: a deadlock with a savings
+            # deposit, which locks savings then wallet.
+            _lock_accounts_in_order(
+                {auth.card.account_id, system_account(AccountKind.CARD_SETTLEMENT, CARD_CURRENCY).pk}
+                | {spec.debit_id for spec in extras}
+                | {spec.credit_id for spec in extras}
+            )
         try:
             posted = hold_post(
                 initiator=None,
@@ -565,7 +614,7 @@ def card_capture(
             auth.released_amount += held - to_capture
         _settle_status(auth)
         auth.save(update_fields=["captured_amount", "released_amount", "status", "updated_at"])
-        _roundups(auth, to_capture, event)
+        _roundups(auth, extras, event)
         response = _response(auth, ntid, event_amount=to_capture)
         event.transfer = posted
         event.response = response
@@ -576,19 +625,28 @@ def card_capture(
     return _run_once(merchant, ntid, CardEventKind.CAPTURE, request_hash, body)
 
 
-def _roundups(auth: Authorization, captured: int, event: CardEvent) -> None:
-    """Post the extra legs (savings round-ups) for a captured amount; skipped on InsufficientFunds."""
+def _roundup_legs(auth: Authorization, captured: int, event: CardEvent) -> list:
+    """The extra legs (savings round-ups) the ``payments.hooks`` add to a captured amount (reads only)."""
     card = auth.card
     if card is None:
-        return
-    extras = extra_transfers_for(
+        return []
+    return extra_transfers_for(
         Spend(user=card.user, amount=captured, currency=CARD_CURRENCY, reference={"card_capture": event.pk})
     )
+
+
+def _lock_accounts_in_order(account_ids: set[int]) -> None:
+    """Row-lock these ledger accounts in ascending id order (the ledger locks them again: a no-op)."""
+    list(Account.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("pk").values_list("pk"))
+
+
+def _roundups(auth: Authorization, extras: list, event: CardEvent) -> None:
+    """Post the extra legs for a capture as their own batch; skipped on InsufficientFunds."""
     if not extras:
         return
     try:
         transfers_post(
-            initiator=card.user,
+            initiator=auth.card.user,
             transfers=extras,
             idempotency_key=f"card-capture:{event.pk}:extras",
             operation="card_capture_extras",
@@ -698,6 +756,7 @@ def card_refund(merchant: Merchant, *, authorization_id: int, amount: int, netwo
 # --- Expiry ------------------------------------------------------------------------------------
 
 
+@retry_on_conflict
 def _expire_one(authorization_id: int, *, now: datetime) -> bool:
     with transaction.atomic():
         auth = (
@@ -739,7 +798,13 @@ def authorizations_expire_due(*, now: datetime | None = None, limit: int = 500) 
         .order_by("expires_at", "pk")
         .values_list("pk", flat=True)[: max(1, int(limit))]
     )
-    return sum(1 for pk in due if _expire_one(pk, now=moment))
+    expired = 0
+    for pk in due:
+        try:
+            expired += _expire_one(pk, now=moment)
+        except Exception:  # one bad row must not keep the others' money held; retried next run
+            logger.exception("could not expire card authorisation %s", pk)
+    return expired
 
 
 __all__ = [

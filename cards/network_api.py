@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
@@ -179,6 +181,7 @@ class AuthorizeView(NetworkView):
         responses={200: ResultSerializer, **ERRORS},
         tags=[TAG],
     )
+    @method_decorator(sensitive_variables("data", "serializer"))  # the number and CVV never in an error report
     def post(self, request):
         data = _validated(AuthorizeSerializer, request)
         currency = check_currency(data["currency"].upper())

@@ -19,21 +19,15 @@ from django.dispatch import receiver
 from compliance.signals import kyc_tier_changed
 from ledger.models import AccountKind
 from ledger.signals import balance_credited
-from payments.vault import register_vault_field
 
 logger = logging.getLogger(__name__)
-
-# The card's number and CVV are vault tokens: ``manage.py vault_rotate`` re-encrypts them too.
-register_vault_field("cards.Card", "number_encrypted", "Card number")
-register_vault_field("cards.Card", "cvv_encrypted", "Card CVV")
-
 
 def _enqueue(user_id: int) -> None:
     from .tasks import issue_card_if_eligible
 
     try:
         issue_card_if_eligible.delay(user_id)
-    except Exception:  # the money has moved; a card that fails to issue now is retried by the next credit
+    except Exception:  # the money has moved; the person can still ask for the card on /cards/
         logger.exception("could not issue a card to user %s", user_id)
 
 

@@ -13,6 +13,8 @@ it is older than 60 seconds. A refusal sends the person to allauth's re-authenti
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
@@ -22,6 +24,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, IdempotencyKeyReused, NotFound
@@ -132,6 +135,7 @@ def purchase_rows(purchases) -> list[dict]:
 # --- The card page ---------------------------------------------------------------------------
 
 
+@sensitive_variables("revealed", "context")
 def _home_context(request, *, limits_form=None, revealed=None) -> dict:
     user = request.user
     card = selectors.card_open_for(user)
@@ -264,6 +268,7 @@ def card_replace(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 @never_cache
+@sensitive_variables("revealed", "response", "context")
 def card_reveal(request, pk: int):
     """The full number and CVV for 60 seconds, after a recent re-authentication (else: re-authenticate)."""
     try:
@@ -291,6 +296,23 @@ DEMO_ITEMS = [
 DEMO_ITEMS_BY_ID = {item["id"]: item for item in DEMO_ITEMS}
 
 
+def demo_network_id(user, form_key: str) -> str:
+    """The network transaction id of a checkout: per buyer, and in its own namespace.
+
+    All buyers share the demo merchant, whose ids are unique per merchant. The form key is the
+    buyer's to choose, so it never becomes the id as is: "demo-capture-<order>" as a key would take
+    the id another buyer's "Complete the order" uses (and block it), and one buyer's key would
+    replay into another's checkout."""
+    digest = hashlib.sha256(f"{user.pk}:{form_key}".encode()).hexdigest()[:40]
+    return f"demo-pay-{digest}"
+
+
+def _demo_merchant_open():
+    """The demo merchant, or None when staff deactivated it (the shop is closed, like its API key)."""
+    merchant = network.demo_merchant()
+    return merchant if merchant.is_active else None
+
+
 def _shop_page(request, form=None, *, status: int = 200, result: dict | None = None, error: str = ""):
     if form is None or result is not None or error:
         # A fresh form (and key) for the next try; the card details are never echoed back.
@@ -313,6 +335,8 @@ def _shop_page(request, form=None, *, status: int = 200, result: dict | None = N
 @login_required
 @require_http_methods(["GET", "POST"])
 @never_cache
+@sensitive_post_parameters("number", "cvv")
+@sensitive_variables("form", "data")
 def demo_shop(request):
     """The demo coffee shop: pick an item, pay with a card. The server is the merchant here: it
     calls the card network's authorise with a network transaction id made from the form's key,
@@ -327,9 +351,12 @@ def demo_shop(request):
     data = form.cleaned_data
     item = DEMO_ITEMS_BY_ID[data["item"]]
     month, year = data["expiry"]
+    merchant = _demo_merchant_open()
+    if merchant is None:
+        return _shop_page(request, form, status=503, error="The demo shop is closed for now.")
     try:
         result = network.card_authorize(
-            network.demo_merchant(),
+            merchant,
             number=data["number"],
             exp_month=month,
             exp_year=year,
@@ -338,7 +365,7 @@ def demo_shop(request):
             currency=CURRENCY,
             merchant_name=DEMO_SHOP_NAME,
             category_code=DEMO_SHOP_MCC,
-            network_transaction_id=f"demo-{data['idempotency_key']}",
+            network_transaction_id=demo_network_id(request.user, data["idempotency_key"]),
         )
     except IdempotencyKeyReused:
         return _shop_page(
@@ -390,6 +417,9 @@ def demo_order_action(request, pk: int, action: str):
     Network transaction ids are fixed per order and action, so a double click acts once."""
     auth = _demo_order(request, pk)
     merchant = auth.merchant
+    if not merchant.is_active:
+        messages.error(request, "The demo shop is closed for now.")
+        return redirect("cards:demo_order", pk=auth.pk)
     try:
         if action == "capture":
             network.card_capture(

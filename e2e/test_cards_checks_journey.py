@@ -284,6 +284,9 @@ def test_alice_voids_an_outstanding_check_and_gets_the_money_back(page: Page):
 
     with alice.expect_navigation():
         alice.locator("[data-testid=check-void]").click()
+    expect(alice.locator("[data-testid=void-confirm]")).to_contain_text("$5.00")
+    with alice.expect_navigation():
+        alice.locator("[data-testid=confirm-void]").click()
     assert alice.url == check_url
     expect(alice.locator("[data-testid=check-status]")).to_have_text("Voided")
     expect(alice.locator("[data-testid=check-void]")).to_have_count(0)

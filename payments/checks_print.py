@@ -118,7 +118,7 @@ def check_pdf(check: PrintableCheck) -> bytes:
     pdf.line(18, 52, 90, 52)
     pdf.line(120, 58, 188, 58)
     pdf.write_at(120, 59, "Signature", size=8)
-    pdf.write_at(8, 62, "Deposit at /wallet/checks/deposit/ with:", size=8)
+    pdf.write_at(8, 62, f"Deposit at {check.deposit_url.split('?')[0]} with:", size=8)
     pdf.write_at(8, 67, f"Check number {check.number}", size=10)
     pdf.write_at(8, 72, f"Deposit code {check.deposit_code}", size=10)
     if check.status_label:

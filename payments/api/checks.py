@@ -9,6 +9,8 @@ code is shown only to the check's writer (they hand it over with the check).
 from __future__ import annotations
 
 from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -21,8 +23,8 @@ from core.api import (
     DefaultCursorPagination,
     decimal_text,
 )
-from core.errors import ValidationFailed
-from core.idempotency import idempotent, request_key
+from core.errors import DomainError, ValidationFailed
+from core.idempotency import IdempotencyKeyMissing, idempotent, request_key
 from core.money import CURRENCY_CHOICES
 
 from ..checks_words import amount_in_words
@@ -36,12 +38,20 @@ from ..services.checks import (
     check_void,
     check_write,
     checks_for_user,
+    deposit_attempt_allowed_check,
     deposit_code_display,
+    deposit_failure_record,
 )
 from .parsers import JSON_ONLY, PARSERS
 from .payments import _amount, _body, _currency, _money, _raise_if, _text
 
 TAG = "checks"
+
+
+def _no_store(response: Response) -> Response:
+    """An answer carrying a deposit code: never kept by a cache."""
+    response["Cache-Control"] = "no-store, private"
+    return response
 
 
 class CheckSerializer(serializers.Serializer):
@@ -161,8 +171,14 @@ class CheckListView(generics.ListAPIView):
         responses={201: CheckWriterSerializer, **_REFUSALS},
         tags=[TAG],
     )
-    @idempotent(required=True)
+    # Not ``@idempotent``: it would keep this answer, deposit code included, in plain text in the
+    # idempotency table for a week. ``check_write`` is idempotent by the same key (unique per
+    # writer; a concurrent duplicate replays the winner), and the answer is rebuilt each time.
+    @method_decorator(sensitive_variables("response"))
     def post(self, request):
+        key = request_key(request._request)
+        if key is None:
+            raise IdempotencyKeyMissing()
         data = _body(request)
         errors: dict = {}
         payee = _text(data, "payee", errors, required=True, hint='A name, or "@handle".')
@@ -175,9 +191,10 @@ class CheckListView(generics.ListAPIView):
             payee=payee,
             amount=_money(amount, currency),
             memo=memo,
-            idempotency_key=request_key(request._request),
+            idempotency_key=key,
         )
-        return Response(CheckWriterSerializer(check, context={"request": request}).data, status=201)
+        response = Response(CheckWriterSerializer(check, context={"request": request}).data, status=201)
+        return _no_store(response)
 
 
 class CheckDetailView(APIView):
@@ -190,7 +207,7 @@ class CheckDetailView(APIView):
     def get(self, request, pk: int):
         check = check_for_user(request.user, pk)
         serializer = CheckWriterSerializer if check.writer_id == request.user.pk else CheckSerializer
-        return Response(serializer(check, context={"request": request}).data)
+        return _no_store(Response(serializer(check, context={"request": request}).data))
 
 
 class CheckVoidView(APIView):
@@ -235,6 +252,7 @@ class CheckDepositView(APIView):
         tags=[TAG],
     )
     @idempotent
+    @method_decorator(sensitive_variables("data", "code", "stored"))  # also in the services below
     def post(self, request):
         data = _body(request)
         errors: dict = {}
@@ -243,7 +261,12 @@ class CheckDepositView(APIView):
         _raise_if(errors)
         if "\x00" in number or "\x00" in code:
             raise ValidationFailed("The number or code contains a character that is not allowed.")
-        check = check_deposit(request.user, number=number, code=code)
+        deposit_attempt_allowed_check(request.user)
+        try:
+            check = check_deposit(request.user, number=number, code=code)
+        except DomainError as error:
+            deposit_failure_record(request.user, error)
+            raise
         return Response(CheckSerializer(check, context={"request": request}).data)
 
 

@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -35,7 +36,15 @@ from accounts.selectors import is_blocked_between
 from accounts.social import BlockedError
 from compliance import services as compliance
 from core.db import retry_on_conflict
-from core.errors import Conflict, IdempotencyKeyReused, NotFound, NotPermitted, Unprocessable, ValidationFailed
+from core.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyKeyReused,
+    NotFound,
+    NotPermitted,
+    Unprocessable,
+    ValidationFailed,
+)
 from core.money import Money, check_amount_minor, format_money
 from ledger.models import Account, AccountKind
 from ledger.services import InsufficientFunds, system_account, transfer_post
@@ -103,6 +112,44 @@ class CheckPayeeOnly(NotPermitted):
 class PayeeInvalid(ValidationFailed):
     code = "invalid_payee"
     default_message = "Enter who the check is for: a name, or an @handle."
+
+
+# --- Guessing deposit codes ------------------------------------------------------------------
+# A code has ~59 bits, so guessing is hopeless anyway; still, nobody gets to try without end:
+# after DEPOSIT_MAX_FAILURES wrong number/code pairs a person waits DEPOSIT_FAILURE_WINDOW seconds
+# (the page and the API share the count). Only wrong pairs count: a right code never locks.
+DEPOSIT_MAX_FAILURES = 10
+DEPOSIT_FAILURE_WINDOW = 15 * 60
+
+
+class TooManyDepositAttempts(DomainError):
+    code = "too_many_deposit_attempts"
+    status = 429
+    default_message = "Too many wrong check numbers or codes. Wait 15 minutes, then try again."
+
+
+def _deposit_failures_key(user) -> str:
+    # The join date too: a test database may hand a deleted user's id to someone new.
+    joined = getattr(user, "date_joined", None)
+    return f"checks:deposit-failures:{user.pk}:{joined.timestamp() if joined else ''}"
+
+
+def deposit_attempt_allowed_check(user) -> None:
+    """Raise TooManyDepositAttempts while ``user`` is over the wrong-code limit."""
+    if (cache.get(_deposit_failures_key(user)) or 0) >= DEPOSIT_MAX_FAILURES:
+        raise TooManyDepositAttempts()
+
+
+def deposit_failure_record(user, error: DomainError) -> None:
+    """Count a wrong number/code pair (``check_no_match``) against ``user``."""
+    if error.code != "check_no_match":
+        return
+    key = _deposit_failures_key(user)
+    cache.add(key, 0, DEPOSIT_FAILURE_WINDOW)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, DEPOSIT_FAILURE_WINDOW)
 
 
 # --- Small helpers -----------------------------------------------------------------------------

@@ -99,6 +99,18 @@ def test_pdf_is_a_pdf_with_the_number(client, alice):
     assert check.number.encode() in response.content
 
 
+def test_void_asks_first_and_moves_nothing_until_confirmed(client, alice, bob):
+    check = write(alice)
+    client.force_login(alice)
+    response = client.get(f"{CHECKS}{check.pk}/void/")
+    assert response.status_code == 200
+    assert b'data-testid="confirm-void"' in response.content and b"$12.34" in response.content
+    check.refresh_from_db()
+    assert check.status == CheckStatus.OUTSTANDING  # a GET never voids
+    client.force_login(bob)
+    assert client.get(f"{CHECKS}{check.pk}/void/").status_code == 404  # someone else's check
+
+
 def test_void_from_the_page(client, alice):
     check = write(alice)
     client.force_login(alice)

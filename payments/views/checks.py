@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compliance import services as compliance
@@ -39,7 +40,9 @@ from ..services.checks import (
     check_void,
     check_write,
     checks_for_user,
+    deposit_attempt_allowed_check,
     deposit_code_display,
+    deposit_failure_record,
 )
 from .wallet import html_idempotency_errors, send_precheck
 
@@ -279,6 +282,7 @@ def _own_check(request, pk):
         raise Http404("That check does not exist.") from None
 
 
+@sensitive_variables("code")
 def _printable(request, check) -> PrintableCheck:
     code = check_deposit_code(check)
     return PrintableCheck(
@@ -305,6 +309,7 @@ def _private(response):
 
 @login_required
 @require_GET
+@sensitive_variables("printable", "context", "code", "stored")
 def check_detail(request, pk: int):
     """The printable check (CSS @media print), its status and, while outstanding, Void."""
     check = _own_check(request, pk)
@@ -337,11 +342,21 @@ def _back_to_check(request, code, message, status, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
+def check_void_view(request, pk: int):
+    """The writer voids an outstanding check (GET: the confirm step), and the money comes back."""
+    if request.method == "GET":
+        check = _own_check(request, pk)
+        if check.status != CheckStatus.OUTSTANDING:
+            messages.info(request, "Only an outstanding check can be voided.")
+            return redirect("payments:check_detail", pk=check.pk)
+        return _private(render(request, "payments/checks/void_confirm.html", {"check": check}))
+    return _check_void_submit(request, pk)
+
+
 @html_idempotency_errors(_back_to_check)
 @idempotent
-def check_void_view(request, pk: int):
-    """The writer voids an outstanding check: the money comes back to their wallet."""
+def _check_void_submit(request, pk: int):
     check = _own_check(request, pk)
     try:
         check = check_void(request.user, check=check)
@@ -363,6 +378,8 @@ def _deposit_form_response(request, form, *, status: int = 200):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("code")
+@sensitive_variables("form", "context", "initial", "code", "stored")  # also in the services below
 def check_deposit_view(request):
     """GET: the form (``?number=&code=`` from the QR link prefills it). POST: the confirm step."""
     if request.method == "GET":
@@ -372,8 +389,10 @@ def check_deposit_view(request):
     if not form.is_valid():
         return _deposit_form_response(request, form, status=400)
     try:
+        deposit_attempt_allowed_check(request.user)
         check = check_deposit_preview(request.user, number=form.cleaned_data["number"], code=form.cleaned_data["code"])
     except DomainError as error:
+        deposit_failure_record(request.user, error)
         form.add_error(None, error.message)
         return _deposit_form_response(request, form, status=error.status)
     context = {
@@ -397,16 +416,20 @@ def _deposit_error_page(request, code, message, status):
 
 @login_required
 @require_POST
+@sensitive_post_parameters("code")
 @html_idempotency_errors(_deposit_error_page)
 @idempotent
+@sensitive_variables("form", "code", "stored")  # also in the services below
 def check_deposit_submit(request):
     """Deposit the confirmed check into the user's wallet. Exactly once, whoever else tries."""
     form = DepositForm(request.POST)
     if not form.is_valid():
         return _deposit_form_response(request, form, status=400)
     try:
+        deposit_attempt_allowed_check(request.user)
         check = check_deposit(request.user, number=form.cleaned_data["number"], code=form.cleaned_data["code"])
     except DomainError as error:
+        deposit_failure_record(request.user, error)
         form.add_error(None, error.message)
         return _deposit_form_response(request, form, status=error.status)
     messages.success(

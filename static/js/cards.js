@@ -6,9 +6,24 @@
  *   so a newly issued card, a freeze or a purchase appear without a reload.
  * - Reveal: the full number and CVV are shown for 60 seconds with a countdown, then removed from
  *   the page (not just hidden). No inline scripts: everything is wired from here.
+ * - Demo shop (/cards/demo-shop/): the Pay button says what it charges ("Pay $5.25") for the item
+ *   picked, so the amount is in front of the person when they press it.
  */
 (function () {
   "use strict";
+
+  var checkout = document.querySelector("[data-testid='checkout-form']");
+  if (checkout) {
+    var payAmount = checkout.querySelector("[data-pay-amount]");
+    var syncPay = function () {
+      var picked = checkout.querySelector("input[name='item']:checked");
+      if (payAmount) payAmount.textContent = picked && picked.dataset.price ? " " + picked.dataset.price : "";
+    };
+    checkout.addEventListener("change", function (e) {
+      if (e.target && e.target.name === "item") syncPay();
+    });
+    syncPay();
+  }
 
   var area = document.getElementById("card-area");
   if (!area) return;
