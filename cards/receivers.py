@@ -22,6 +22,7 @@ from ledger.signals import balance_credited
 
 logger = logging.getLogger(__name__)
 
+
 def _enqueue(user_id: int) -> None:
     from .tasks import issue_card_if_eligible
 

@@ -91,6 +91,7 @@ def _server_env(workdir: Path) -> dict[str, str]:
             "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
             "EMAIL_FILE_PATH": str(workdir / "mail"),
             "MEDIA_ROOT": str(workdir / "media"),
+            "PRIVATE_MEDIA_ROOT": str(workdir / "private"),
             "PYTHONUNBUFFERED": "1",
         }
     )

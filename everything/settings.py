@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "savings",
     "lending",
     "cards",
+    "commerce",
     "everything",  # the top: cross-app management commands (seed_demo)
 ]
 
@@ -193,6 +194,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "cards-expire-authorizations": {
         "task": "cards.tasks.expire_due_authorizations",
+        "schedule": 300.0,
+    },
+    "commerce-auto-release-orders": {
+        "task": "commerce.tasks.auto_release_due_orders",
         "schedule": 300.0,
     },
     "payments-return-stale-checks": {
@@ -321,6 +326,14 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Identity documents (compliance): never under MEDIA_URL, only through an access-checked view.
 PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", BASE_DIR / "private-media"))
+if TESTING and "PRIVATE_MEDIA_ROOT" not in os.environ:
+    # Tests (each xdist worker) write uploads to a throwaway folder, never into the checkout.
+    import atexit
+    import shutil
+    import tempfile
+
+    PRIVATE_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="everything-private-"))
+    atexit.register(shutil.rmtree, PRIVATE_MEDIA_ROOT, ignore_errors=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -396,6 +409,12 @@ CARDS_MAX_DAILY_LIMIT = 1000000
 CARDS_AUTHORIZATION_DAYS = 7
 # Checks (payments): an outstanding check goes stale after this many days and returns to the writer.
 CHECKS_STALE_DAYS = 180
+
+# Commerce: escrow releases 14 days after shipping (physical) or 72 hours after payment (digital)
+# unless the buyer confirms or downloads first; a dispute may be opened up to 30 days after delivery.
+COMMERCE_AUTO_RELEASE_DAYS = 14
+COMMERCE_DIGITAL_RELEASE_HOURS = 72
+COMMERCE_DISPUTE_DAYS = 30
 
 # Payments: the FX spread disclosed on every conversion (0.005 = 0.5%).
 FX_SPREAD = Decimal(os.environ.get("FX_SPREAD", "0.005"))

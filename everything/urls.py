@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("lending.api_urls")),
     path("", include("savings.api_urls")),
     path("", include("cards.api_urls")),  # /api/v1/cards/... and the merchant-facing /api/v1/network/...
+    path("", include("commerce.api_urls")),
 ]
 
 urlpatterns = [
@@ -29,6 +30,7 @@ urlpatterns = [
     path("savings/", include("savings.urls")),
     path("loans/", include("lending.urls")),
     path("cards/", include("cards.urls")),
+    path("shop/", include("commerce.urls")),
     path("compliance/", include("compliance.urls")),
     path("messages/", include("messaging.urls")),
     path("@<str:handle>/tip", tip_page, name="tip"),

@@ -9,7 +9,7 @@ from cards.models import Authorization, AuthorizationStatus, Card, CardEvent, Ca
 from cards.tests.factories import card_for, merchant, with_details
 from payments.tests.factories import available, balance, fund, sender_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("cards.tests.urls_for_tests")]
+pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/network/authorizations/"
 

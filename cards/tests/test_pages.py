@@ -15,7 +15,7 @@ from cards.tests.factories import authorize, card_for, merchant, with_details
 from compliance.models import AuditEntry
 from payments.tests.factories import available, balance, fund, sender_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("cards.tests.urls_for_tests")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

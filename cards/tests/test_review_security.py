@@ -21,7 +21,7 @@ from cards.models import Authorization, AuthorizationStatus, Card, CardStatus, M
 from cards.tests.factories import card_for, merchant, with_details
 from payments.tests.factories import fund, sender_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("cards.tests.urls_for_tests")]
+pytestmark = pytest.mark.django_db
 
 
 def _holder(handle: str):

@@ -20,10 +20,11 @@ def request_hash(**fields) -> str:
 
 
 def check_idempotency_key(key: object) -> str | None:
-    """None (no key) or a non-blank string of at most 200 characters, else ValidationFailed."""
+    """None (no key) or a non-blank string of at most 200 characters (no NUL: PostgreSQL refuses it), else
+    ValidationFailed."""
     if key is None:
         return None
-    if not isinstance(key, str) or not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+    if not isinstance(key, str) or not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or "\x00" in key:
         raise ValidationFailed("An idempotency key is 1–200 characters.", code="invalid_idempotency_key")
     return key
 

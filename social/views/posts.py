@@ -27,6 +27,7 @@ from core.errors import DomainError, NotFound, ValidationFailed
 from core.http import safe_next
 
 from .. import selectors
+from ..hooks import post_extras_attach
 from ..models import POST_MAX_IMAGES, POST_MAX_LENGTH, Audience, Post
 from ..services import posts as post_services
 from ..visibility import viewer_id, visible_posts
@@ -65,7 +66,8 @@ def cards_prepare(viewer, posts, *, reply_context: bool = True) -> list[Post]:
     """Ready a page of selector rows for ``social/_post.html`` (a fixed number of queries).
 
     Sets ``shown`` on every row, ``reply_parent`` on every shown reply (its parent when the
-    viewer may see it, else None: "Replying to a post") and D's tip totals.
+    viewer may see it, else None: "Replying to a post"), D's tip totals and ``extras_html``
+    (``social.hooks``: one call per registered renderer for the whole page).
     """
     posts = list(posts)
     shown = [_shown(post) for post in posts]
@@ -81,6 +83,7 @@ def cards_prepare(viewer, posts, *, reply_context: bool = True) -> list[Post]:
             p.reply_parent = parents.get(p.reply_to_id) if p.reply_to_id else None
     if tip_totals_attach is not None and posts:
         tip_totals_attach(posts, viewer)
+    post_extras_attach(shown, viewer)  # apps above social (commerce's listing card): social.hooks
     return posts
 
 

@@ -6,17 +6,25 @@ erin has $50.00 and KYC tier 1 but no card: she is below the card threshold
 (CARDS_ISSUE_THRESHOLD, $100.00), so the card journey can watch hers being issued when
 someone pays her. Everyone else above the threshold gets a debit card while seeding (the
 cards app issues one automatically when a tier 1 person's USD balance reaches it). The demo
-shop's card-network merchant is made too."""
+shop's card-network merchant is made too.
 
+dave also runs a shop, "Dave's Records" (/shop/daves-records/), with three active listings: two
+records (physical, with stock and shipping) and a digital download (a small generated file); no
+orders yet, so every demo balance stays as above."""
+
+import io
+import wave
 from datetime import date
 from pathlib import Path
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from PIL import Image, ImageDraw
 
 from compliance.selectors import kyc_profile_for, tier_of
 from compliance.services import kyc_submit_details
@@ -63,6 +71,18 @@ DEMO_POSTS = [
     ),
     ("dave", "Ranking the taco trucks on Western Ave, part 1. Spoiler: the al pastor wins. #foodtrucks", {}),
 ]  # fmt: skip
+# dave's shop (issue 8): (title, description, category, kind, price, stock, shipping minor, ships_to, colour)
+DEMO_SHOP = ("dave", "Dave's Records", "daves-records")
+DEMO_SHOP_DESCRIPTION = "Second-hand vinyl from the food truck circuit, and the odd mixtape of my own."
+DEMO_SHOP_RETURN_POLICY = "Returns within 14 days of delivery if the record arrives damaged."
+DEMO_LISTINGS = [
+    ("Food Truck Soul, Vol. 1 (LP)", "Original 1974 pressing. Light wear on the sleeve, the vinyl plays clean.",
+     "music", "physical", "24.00", 3, 5_00, ["US", "CA"], (196, 84, 44)),
+    ("Western Ave Jazz Sessions (LP)", "Live sets recorded at the Western Ave night market. Sealed copy.",
+     "music", "physical", "18.50", 5, 4_00, [], (44, 96, 160)),
+    ("Matchday Mixtape (digital download)", "Twelve tracks for the walk to the stadium, as a WAV sampler.",
+     "music", "digital", "5.00", None, 0, [], (40, 140, 90)),
+]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -88,6 +108,7 @@ class Command(BaseCommand):
             call_command("fx_rates_load", str(FX_RATES_CSV), source="seed_demo", stdout=self.stdout)
         self._seed_social()
         self._seed_cards([handle for handle, *_ in people])
+        self._seed_shop()
         if settings.DEBUG:
             self._seed_admin()
         else:
@@ -171,6 +192,39 @@ class Command(BaseCommand):
             f"{', '.join(with_card) or 'nobody'}; no card yet: {', '.join(without) or 'nobody'}"
         )
 
+    def _seed_shop(self) -> None:
+        """dave's shop with its three active listings (each only if missing: safe to run again)."""
+        from commerce.models import Listing, ListingStatus, Shop
+        from commerce.services import listings as listing_services
+        from commerce.services import shops as shop_services
+
+        handle, name, slug = DEMO_SHOP
+        owner = get_user_model().objects.get(handle=handle)
+        shop = Shop.objects.filter(owner=owner).first() or shop_services.shop_open(
+            owner, name=name, slug=slug, description=DEMO_SHOP_DESCRIPTION, return_policy=DEMO_SHOP_RETURN_POLICY
+        )
+        titles = set(shop.listings.values_list("title", flat=True))
+        for title, description, category, kind, price, stock, shipping, ships_to, colour in DEMO_LISTINGS:
+            if title in titles:
+                continue
+            listing = listing_services.listing_create(
+                owner,
+                title=title,
+                description=description,
+                category=category,
+                kind=kind,
+                price=Money.parse(price, "USD"),
+                stock=stock,
+                shipping_price=shipping,
+                ships_to=ships_to,
+            )
+            listing_services.listing_image_add(owner, listing=listing, file=_demo_cover(title, colour), alt=title)
+            if kind == "digital":
+                listing_services.listing_digital_file_set(owner, listing=listing, file=_demo_wav())
+            listing_services.listing_publish(owner, listing=listing)
+        active = Listing.objects.filter(shop=shop, status=ListingStatus.ACTIVE).count()
+        self.stdout.write(f"seed_demo: {shop.name!r} at /shop/{shop.slug}/ with {active} active listings ({handle})")
+
     def _seed_admin(self) -> None:
         User = get_user_model()
         admin, created = User.objects.get_or_create(
@@ -184,3 +238,26 @@ class Command(BaseCommand):
             user=admin, email="admin@example.com", defaults={"verified": True, "primary": True}
         )
         self.stdout.write(f"seed_demo: superuser 'admin' / {DEMO_PASSWORD!r} for /admin/ (development only)")
+
+
+def _demo_cover(title: str, colour: tuple[int, int, int]) -> SimpleUploadedFile:
+    """A small generated record-sleeve PNG for a demo listing (a coloured square with a disc)."""
+    image = Image.new("RGB", (480, 480), colour)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((90, 90, 390, 390), fill=(20, 20, 20))
+    draw.ellipse((200, 200, 280, 280), fill=(235, 225, 200))
+    draw.text((24, 24), title[:40], fill=(255, 255, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return SimpleUploadedFile("cover.png", buffer.getvalue(), content_type="image/png")
+
+
+def _demo_wav() -> SimpleUploadedFile:
+    """A small generated download: one second of quiet 8 kHz mono WAV (about 8 KB)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(8000)
+        out.writeframes(bytes([128]) * 8000)
+    return SimpleUploadedFile("matchday-mixtape-sampler.wav", buffer.getvalue(), content_type="audio/wav")
