@@ -19,7 +19,29 @@ from .services.send import NOTE_MAX_LENGTH
 CURRENCY_FIELD_CHOICES = [(code, f"{code} ({symbol.strip()})") for code, (_, symbol, _) in CURRENCIES.items()]
 
 
-class SendForm(forms.Form):
+class AmountFormMixin:
+    """For a form with ``amount`` and ``currency``: puts the parsed ``Money`` in ``cleaned_data["money"]``
+    and shows a service's refusal on the form (send, checks)."""
+
+    def clean(self):
+        data = super().clean()
+        if "amount" in data and "currency" in data:
+            try:
+                data["money"] = Money.parse(data["amount"], data["currency"])
+            except DomainError as exc:
+                self.add_error("amount", exc.message)
+        return data
+
+    def add_domain_error(self, error: DomainError) -> None:
+        """Show a service's refusal: its message on top, its field hints beside the fields."""
+        self.add_error(None, error.message)
+        for name, hints in (error.fields or {}).items():
+            if name in self.fields and name not in self.errors:
+                for hint in hints if isinstance(hints, list) else [hints]:
+                    self.add_error(name, str(hint))
+
+
+class SendForm(AmountFormMixin, forms.Form):
     """To, amount, currency and note; ``money`` (a Money) is in ``cleaned_data`` once valid."""
 
     to = forms.CharField(
@@ -72,23 +94,6 @@ class SendForm(forms.Form):
         if len(note) > NOTE_MAX_LENGTH:
             raise forms.ValidationError(f"The note is {len(note)} characters; the limit is {NOTE_MAX_LENGTH}.")
         return note
-
-    def clean(self):
-        data = super().clean()
-        if "amount" in data and "currency" in data:
-            try:
-                data["money"] = Money.parse(data["amount"], data["currency"])
-            except DomainError as exc:
-                self.add_error("amount", exc.message)
-        return data
-
-    def add_domain_error(self, error: DomainError) -> None:
-        """Show a service's refusal: its message on top, its field hints beside the fields."""
-        self.add_error(None, error.message)
-        for name, hints in (error.fields or {}).items():
-            if name in self.fields and name not in self.errors:
-                for hint in hints if isinstance(hints, list) else [hints]:
-                    self.add_error(name, str(hint))
 
     @property
     def hidden_values(self) -> dict:

@@ -23,11 +23,11 @@ from compliance import services as compliance
 from compliance.selectors import account_status
 from core.errors import DomainError, NotFound
 from core.idempotency import FORM_FIELD, idempotent, new_key
-from core.money import Money, format_money
+from core.money import format_money
 
 from ..checks_print import PrintableCheck, check_pdf, qr_svg
 from ..checks_words import amount_in_words
-from ..forms import CURRENCY_FIELD_CHOICES
+from ..forms import CURRENCY_FIELD_CHOICES, AmountFormMixin
 from ..models import CheckStatus
 from ..services.checks import (
     MEMO_MAX_LENGTH,
@@ -49,7 +49,7 @@ from .wallet import html_idempotency_errors, send_precheck
 CHECKS_PAGE_SIZE = 20
 
 
-class CheckForm(forms.Form):
+class CheckForm(AmountFormMixin, forms.Form):
     """Payee, amount, currency, memo; ``money`` (a Money) is in ``cleaned_data`` once valid."""
 
     payee = forms.CharField(
@@ -95,22 +95,6 @@ class CheckForm(forms.Form):
 
     def clean_memo(self) -> str:
         return (self.cleaned_data.get("memo") or "").replace("\x00", "").strip()
-
-    def clean(self):
-        data = super().clean()
-        if "amount" in data and "currency" in data:
-            try:
-                data["money"] = Money.parse(data["amount"], data["currency"])
-            except DomainError as exc:
-                self.add_error("amount", exc.message)
-        return data
-
-    def add_domain_error(self, error: DomainError) -> None:
-        self.add_error(None, error.message)
-        for name, hints in (error.fields or {}).items():
-            if name in self.fields and name not in self.errors:
-                for hint in hints if isinstance(hints, list) else [hints]:
-                    self.add_error(name, str(hint))
 
     @property
     def hidden_values(self) -> dict:
