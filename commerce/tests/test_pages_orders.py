@@ -199,10 +199,15 @@ def test_refund_has_a_confirm_step(client, bob, carol):
     client.post(f"/shop/orders/{order.pk}/refund/", data)
     client.post(f"/shop/orders/{order.pk}/refund/", data)  # a double submit refunds once
     assert Refund.objects.get().amount == 500 and balance(bob) == 10000 - 1200 + 500
-    response = client.post(f"/shop/orders/{order.pk}/refund/", {"amount": "50.00", "confirm": "1"}, follow=True)
-    assert "at most $7.00" in response.content.decode()
-    response = client.post(f"/shop/orders/{order.pk}/refund/", {"amount": "-1", "confirm": "1"}, follow=True)
-    assert response.status_code == 200 and Refund.objects.count() == 1
+    response = client.post(f"/shop/orders/{order.pk}/refund/", {"amount": "50.00", "confirm": "1"})
+    page = response.content.decode()
+    # The order page again, the refund form open with what was typed and the error beside it.
+    assert response.status_code == 400 and "at most $7.00" in page and 'value="50.00"' in page
+    assert '<details class="action-details" open>' in page
+    response = client.post(f"/shop/orders/{order.pk}/refund/", {"amount": "-1", "confirm": "1"})
+    assert response.status_code == 400 and Refund.objects.count() == 1
+    client.force_login(bob)  # the buyer cannot even get the seller's form back
+    assert client.post(f"/shop/orders/{order.pk}/refund/", {"amount": "50.00"}).status_code == 404
 
 
 def test_buyer_opens_a_dispute_with_evidence(client, bob, carol, private_media):  # noqa: F811

@@ -137,18 +137,25 @@ def order_refund(request, pk):
     """Two steps: the form posts here (shows a confirm page), the confirm page posts ``confirm=1``."""
     order = _order(request, pk)
     form = RefundForm(request.POST)
+
+    def show_again(message: str):
+        # The order page again with the refund form open, what was typed and the error beside it.
+        if order.shop.owner_id != request.user.pk:
+            raise Http404("No such order.")
+        form.add_error("amount", message)
+        context = order_context(request, order, refund_form=form, refund_open=True)
+        return render(request, "commerce/order.html", context, status=400)
+
     if not form.is_valid():
-        messages.error(request, "Check the refund amount.")
-        return redirect("commerce:order", pk=order.pk)
+        return show_again("Check the refund amount.")
     data = form.cleaned_data
     left = order.total - order.refunded
     try:
         amount = parse_money(data["amount"], order.currency) if (data["amount"] or "").strip() else None
     except DomainError as exc:
-        return back_with_error(request, exc, "commerce:order", pk=order.pk)
+        return show_again(exc.message)
     if amount is not None and amount > left:
-        messages.error(request, f"You can refund at most {format_money(left, order.currency)}.")
-        return redirect("commerce:order", pk=order.pk)
+        return show_again(f"You can refund at most {format_money(left, order.currency)}.")
     if not request.POST.get("confirm"):
         if order.shop.owner_id != request.user.pk:
             raise Http404("No such order.")

@@ -60,10 +60,15 @@ def shop_open(request):
                     logo=data.get("logo"),
                 )
             except DomainError as exc:
-                error, status = exc.message, exc.status
+                status = exc.status
+                # The message once: beside its field when the service names one, else on top.
+                placed = False
                 for name in exc.fields or {}:
                     if name in form.fields:
-                        form.add_error(name, exc.fields[name] if isinstance(exc.fields[name], str) else exc.message)
+                        form.add_error(name, exc.message)
+                        placed = True
+                if not placed:
+                    error = exc.message
             else:
                 messages.success(request, f"Your shop “{shop.name}” is open. Add your first listing.")
                 return redirect("commerce:sell")
