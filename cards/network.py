@@ -56,7 +56,7 @@ from ledger.services import (
 from notifications.models import register_kind
 from notifications.services import event_publish, notify
 from payments.hooks import Spend, extra_transfers_for
-from payments.vault import card_fingerprint, vault_decrypt
+from payments.vault import card_fingerprint, small_int, vault_decrypt
 
 from .models import (
     Authorization,
@@ -198,23 +198,12 @@ def _authorization_id(value: object) -> int:
     return value
 
 
-def _small_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 4:
-        return int(value.strip())
-    return None
-
-
-@sensitive_variables("number", "cvv", "digits")
 def _card_input(number: object, exp_month: object, exp_year: object, cvv: object) -> tuple[str, int, int, str]:
     errors: dict[str, list[str]] = {}
     digits = _SEPARATORS.sub("", number) if isinstance(number, str) else ""
     if not (digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19):
         errors["number"] = ["A card number is 12 to 19 digits."]
-    month, year = _small_int(exp_month), _small_int(exp_year)
+    month, year = small_int(exp_month), small_int(exp_year)
     if month is None or not 1 <= month <= 12:
         errors["exp_month"] = ["The expiry month, 1 to 12."]
     if year is not None and year < 100:

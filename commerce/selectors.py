@@ -23,6 +23,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.selectors import exclude_blocked
+from core.charts import nice_ceiling
 from core.errors import NotFound
 from core.money import CURRENCIES, format_money
 
@@ -526,24 +527,12 @@ def _num(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _nice_ceiling(value: int) -> int:
-    if value <= 0:
-        return 1
-    magnitude = 1
-    while magnitude * 10 <= value:
-        magnitude *= 10
-    for tenths in (10, 20, 25, 50, 100):
-        if tenths * magnitude >= value * 10 and (tenths * magnitude) % 10 == 0:
-            return tenths * magnitude // 10
-    return 10 * magnitude
-
-
 def sales_chart(dashboard: Dashboard) -> dict:
     """Geometry of the revenue-per-day bar chart (pure arithmetic, no queries); the page also shows
     the same numbers as a table."""
     bars = dashboard.bars
     # With no sales yet the axis still reads in whole units ($0 to $1), not $0.00 / $0.01.
-    top = _nice_ceiling(max((b.revenue for b in bars), default=0) or 100)
+    top = nice_ceiling(max((b.revenue for b in bars), default=0) or 100)
     plot_w = CHART_WIDTH - CHART_LEFT - 8
     plot_h = CHART_HEIGHT - CHART_BOTTOM - CHART_TOP
     slot = plot_w / max(len(bars), 1)

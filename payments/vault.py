@@ -111,7 +111,8 @@ def card_brand(digits: str) -> str:
     return "other"
 
 
-def _as_int(value: object) -> int | None:
+def small_int(value: object) -> int | None:
+    """An int, or the digits of a short string (an expiry month or year), else None (never bool)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -127,7 +128,7 @@ def expiry_check(exp_month: object, exp_year: object, *, today: date | None = No
     A two-digit year means 20YY. A card is valid through the last day of its expiry month.
     """
     errors: dict[str, list[str]] = {}
-    month, year = _as_int(exp_month), _as_int(exp_year)
+    month, year = small_int(exp_month), small_int(exp_year)
     if month is None or not 1 <= month <= 12:
         errors["exp_month"] = ["Enter the expiry month, 1 to 12."]
     if year is not None and year < 100:

@@ -16,6 +16,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core.charts import nice_ceiling
 from core.money import format_money
 from ledger.models import Account, AccountKind
 from payments.models import Payment, PaymentKind, PaymentStatus
@@ -345,19 +346,6 @@ def _short(day: date) -> str:
     return f"{day:%b} {day.day}"
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest 1, 2, 2.5 or 5 × 10^n (whole minor units) at or above ``value``, at least 1."""
-    if value <= 0:
-        return 1
-    magnitude = 1
-    while magnitude * 10 <= value:
-        magnitude *= 10
-    for tenths in (10, 20, 25, 50, 100):
-        if tenths * magnitude >= value * 10 and (tenths * magnitude) % 10 == 0:
-            return tenths * magnitude // 10
-    return 10 * magnitude
-
-
 def earnings_chart(earnings: Earnings) -> dict:
     """Geometry for the stacked bar chart template: bars with segments, y ticks, x labels.
 
@@ -365,7 +353,7 @@ def earnings_chart(earnings: Earnings) -> dict:
     <title>/<desc> and the page adds a table of the same numbers.
     """
     bars = earnings.bars
-    top = _nice_ceiling(max((bar.total for bar in bars), default=0))
+    top = nice_ceiling(max((bar.total for bar in bars), default=0))
     plot_w = CHART_WIDTH - CHART_LEFT - 8
     plot_h = CHART_HEIGHT - CHART_BOTTOM - CHART_TOP
     slot = plot_w / max(len(bars), 1)
