@@ -40,11 +40,12 @@ from compliance.services.limits import sending_allowed_check
 from core.db import retry_on_conflict
 from core.errors import Conflict, DomainError, IdempotencyKeyReused, NotFound, Unprocessable, ValidationFailed
 from core.money import MAX_AMOUNT_MINOR, UnknownCurrency, check_currency, format_money
-from ledger.models import Account, AccountKind
+from ledger.models import AccountKind
 from ledger.services import (
     HoldExpired,
     HoldNotPending,
     InsufficientFunds,
+    accounts_lock,
     hold_create,
     hold_expire,
     hold_post,
@@ -583,7 +584,7 @@ def card_capture(
             # front, in ascending id order (DESIGN §3). Otherwise wallet + settlement are locked
             # first and the savings account (often the lower id) after: a deadlock with a savings
             # deposit, which locks savings then wallet.
-            _lock_accounts_in_order(
+            accounts_lock(
                 {auth.card.account_id, system_account(AccountKind.CARD_SETTLEMENT, CARD_CURRENCY).pk}
                 | {spec.debit_id for spec in extras}
                 | {spec.credit_id for spec in extras}
@@ -622,11 +623,6 @@ def _roundup_legs(auth: Authorization, captured: int, event: CardEvent) -> list:
     return extra_transfers_for(
         Spend(user=card.user, amount=captured, currency=CARD_CURRENCY, reference={"card_capture": event.pk})
     )
-
-
-def _lock_accounts_in_order(account_ids: set[int]) -> None:
-    """Row-lock these ledger accounts in ascending id order (the ledger locks them again: a no-op)."""
-    list(Account.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("pk").values_list("pk"))
 
 
 def _roundups(auth: Authorization, extras: list, event: CardEvent) -> None:

@@ -258,6 +258,18 @@ def _execute(
     return attempt()
 
 
+def accounts_lock(account_ids) -> None:
+    """Row-lock these accounts in ascending id order, inside the caller's transaction.
+
+    For a caller that must read balances and decide before calling a service here, or that will
+    post in two steps (a capture then its round-up): locking every account first, in the one
+    order the ledger uses, keeps the lock order global. The services lock them again (a no-op).
+    """
+    list(
+        Account.objects.select_for_update(no_key=True).filter(pk__in=set(account_ids)).order_by("pk").values_list("pk")
+    )
+
+
 def _lock_accounts(account_ids: set[int]) -> dict[int, Account]:
     """Lock the accounts in ascending id order; every ledger write goes through here."""
     accounts = {

@@ -199,10 +199,6 @@ def cart_remove(user, *, listing) -> None:
     CartItem.objects.filter(user=user, listing_id=pk).delete()
 
 
-def cart_count(user) -> int:
-    return CartItem.objects.filter(user=user).count()
-
-
 def group_lines(user, lines) -> list[CartGroup]:
     """Group ``lines`` (objects with .listing (shop selected) and .quantity) per shop, with totals
     and problems. One query for blocks, whatever the number of shops."""

@@ -42,7 +42,7 @@ from core.db import retry_on_conflict
 from core.errors import Conflict, IdempotencyKeyReused, NotFound, NotPermitted, ValidationFailed
 from core.money import check_amount_minor, format_money
 from ledger.models import Account, AccountKind
-from ledger.services import TransferSpec, system_account, transfers_post
+from ledger.services import TransferSpec, accounts_lock, system_account, transfers_post
 from notifications.models import register_kind
 from notifications.services import event_publish, notify
 from payments.services.common import check_idempotency_key, check_text
@@ -170,8 +170,7 @@ def announce(order: Order, *, balances=()) -> None:
 
 def _lock_accounts(*accounts: Account) -> None:
     """Lock ledger accounts in ascending id order before reading a balance to decide on."""
-    ids = sorted({a.pk for a in accounts})
-    list(Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+    accounts_lock(a.pk for a in accounts)
 
 
 def release_locked(order: Order, *, actor=None, note: str = "") -> Order:

@@ -41,6 +41,7 @@ from ledger.services import (
     HoldNotPending,
     InsufficientFunds,
     TransferSpec,
+    accounts_lock,
     hold_create,
     hold_expire,
     hold_post,
@@ -518,7 +519,7 @@ def _lock_accounts_of(payment: Payment) -> None:
         system_account(AccountKind.FX_POOL, payment.currency).pk,
         system_account(AccountKind.FX_POOL, payment.received_currency).pk,
     }
-    list(Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+    accounts_lock(ids)
 
 
 def _reopen_request(payment: Payment) -> None:
