@@ -122,18 +122,61 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast rather than queue behind a stuck row lock: the ledger retries a lock timeout
+    # (core.db.retry_on_conflict). Set per connection, not per transaction, so a transfer does
+    # not pay a round trip for it. DB_LOCK_TIMEOUT=0 waits forever (e.g. for a long migration).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={int(os.environ.get('DB_LOCK_TIMEOUT', '5000'))}"
+    )
+    # The ledger's hot statements (ledger.services._hot_cursor) are prepared after this many
+    # runs on a connection; Django's own cursors bind on the client and never prepare. Empty
+    # turns preparing off (e.g. behind a pooler in transaction mode without prepared statements).
+    _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "2")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = int(_prepare) if _prepare else None
+    # A connection pool per process (psycopg_pool) when DB_POOL_MAX is set: for the ASGI server,
+    # where a persistent connection (CONN_MAX_AGE) is not reused across requests, so without a
+    # pool every request opens a new connection (measured: bench/transfers.py, HTTP rows).
+    # Off by default: a pool must not be inherited through fork (Celery's prefork workers).
+    # Size it so that server processes × DB_POOL_MAX stays under PostgreSQL's max_connections.
+    _pool_max = int(os.environ.get("DB_POOL_MAX", "0"))
+    if _pool_max and not TESTING:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool requires it
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_max, "timeout": 10}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery ------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
 if REDIS_URL:
+    # CHANNEL_LAYER: "pubsub" (channels_redis.pubsub: one PUBLISH per group_send; measured
+    # best by bench/messages.py, see docs/benchmarks.md "Messages") or "redis"
+    # (channels_redis.core: per-channel lists, a Lua script and a group sorted set per send).
+    # Pub/sub channel names are global to the Redis server, not per database number, so the
+    # default prefix carries the database number: environments on one Redis stay apart.
+    _CHANNEL_LAYER_BACKENDS = {
+        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "redis": "channels_redis.core.RedisChannelLayer",
+    }
+    _CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "pubsub")
+    if _CHANNEL_LAYER not in _CHANNEL_LAYER_BACKENDS:
+        raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(_CHANNEL_LAYER_BACKENDS)}.")
+    _REDIS_DB = REDIS_URL.split("?")[0].split("/", 3)[3:] or ["0"]  # redis://host:port/<db>
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": _CHANNEL_LAYER_BACKENDS[_CHANNEL_LAYER],
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": os.environ.get("CHANNELS_PREFIX", "everything"),
+                # Parallel test workers share one Redis: each keeps its groups to itself.
+                "prefix": os.environ.get(
+                    "CHANNELS_PREFIX",
+                    f"everything.{_REDIS_DB[0] or '0'}"
+                    + (
+                        f".{os.environ['PYTEST_XDIST_WORKER']}"
+                        if TESTING and "PYTEST_XDIST_WORKER" in os.environ
+                        else ""
+                    ),
+                ),
             },
         }
     }
@@ -144,6 +187,9 @@ if REDIS_URL:
             "KEY_PREFIX": "everything",
         }
     }
+    # Sessions read from the Redis cache (the database only on a miss; written through to both):
+    # a signed-in page no longer pays a django_session query.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,10 +1,10 @@
 """The only code that changes a balance (DESIGN §3).
 
 Every money-moving service here:
-- runs in one short ``transaction.atomic()``: it locks the accounts involved
-  with ``SELECT ... FOR NO KEY UPDATE`` in ascending id order (no deadlocks),
-  checks, updates the balance counters with ``F()`` expressions and inserts
-  immutable transfers — all of it or none of it;
+- runs in one short ``transaction.atomic()``: it updates the balance counters of
+  the accounts involved in ascending id order (no deadlocks), one
+  ``UPDATE … RETURNING`` each that locks, checks and applies in one round trip,
+  and inserts immutable transfers — all of it or none of it;
 - is idempotent when given an ``idempotency_key``: the same initiator, key and
   request return the first result and move nothing; the same key with a
   different request raises ``IdempotencyKeyReused``;
@@ -20,14 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -232,21 +231,14 @@ def _execute(
 
     @retry_on_conflict
     def attempt() -> list[Transfer]:
-        outermost = not connection.in_atomic_block
         try:
             with transaction.atomic():
-                if outermost and connection.vendor == "postgresql":
-                    # SET LOCAL lasts to the end of the transaction: only set it on our own.
-                    # Fail fast (and retry) rather than queue behind a stuck lock.
-                    with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL lock_timeout = '5s'")
-                existing = find_batch()
-                if existing is not None:
-                    return replay(existing)
-                # Inserted first: a concurrent call with the same key waits here and
-                # then fails on the unique constraint, and replays below.
-                batch = Batch.objects.create(
-                    initiator_id=initiator_id, idempotency_key=key, request_hash=request_hash, operation=operation
+                # No lookup first: the batch row is inserted at once and the unique index on
+                # (initiator, key) refuses a reused key; a concurrent call with the same key
+                # waits here, then fails and replays below. (lock_timeout is set per
+                # connection on PostgreSQL: settings DB_LOCK_TIMEOUT.)
+                batch = _batch_insert(
+                    initiator_id=initiator_id, key=key, request_hash=request_hash, operation=operation
                 )
                 return body(batch)
         except IntegrityError:
@@ -256,6 +248,103 @@ def _execute(
             raise
 
     return attempt()
+
+
+# The hot path's statements, written once (the ORM would compile them on every transfer).
+_BATCH_INSERT_SQL = (
+    'INSERT INTO "ledger_batch" (initiator_id, idempotency_key, request_hash, operation, created_at) '
+    "VALUES (%s, %s, %s, %s, %s) RETURNING id"
+)
+_TRANSFER_INSERT_SQL = (
+    'INSERT INTO "ledger_transfer" (batch_id, debit_account_id, credit_account_id, amount, currency, kind, state, '
+    "pending_id, reverses_id, timeout_at, metadata, initiator_id, created_at) VALUES "
+)
+_TRANSFER_ROW_SQL = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+# One statement per account, in ascending id order: it takes the row lock, checks the currency
+# and (for a must-not-go-negative account) that posted credits still cover posted and pending
+# debits after the change, and applies the change, in one round trip. WHERE reads the row
+# before the change; no row back means refused (the caller finds out why and rolls back).
+_ACCOUNT_APPLY_SQL = (
+    'UPDATE "ledger_account" SET debits_posted = debits_posted + %s, '
+    "credits_posted = credits_posted + %s, debits_pending = debits_pending + %s, "
+    "credits_pending = credits_pending + %s "
+    "WHERE id = %s AND currency = %s AND (NOT must_not_go_negative "
+    "OR credits_posted + %s >= debits_posted + %s + debits_pending + %s) "
+    "RETURNING owner_id, kind, credits_posted - debits_posted"
+)
+
+
+def _hot_cursor():
+    """A cursor for the statements above.
+
+    On PostgreSQL it binds parameters on the server (Django's own cursors bind on the client),
+    so these few fixed statements are prepared once per connection and only bound after that
+    (``DB_PREPARE_THRESHOLD``; the ORM's cursors never prepare). When queries are being logged
+    (DEBUG, ``assertNumQueries``, ``CaptureQueriesContext``) it is Django's usual cursor, so the
+    log shows the SQL with its values rather than ``$1``.
+    """
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    return connection.make_cursor(psycopg.Cursor(connection.connection))
+
+
+def _batch_insert(*, initiator_id: int | None, key: str | None, request_hash: str, operation: str) -> Batch:
+    now = timezone.now()
+    with _hot_cursor() as cursor:
+        cursor.execute(
+            _BATCH_INSERT_SQL,
+            [initiator_id, key, request_hash, operation, connection.ops.adapt_datetimefield_value(now)],
+        )
+        (batch_id,) = cursor.fetchone()
+    batch = Batch(
+        id=batch_id,
+        initiator_id=initiator_id,
+        idempotency_key=key,
+        request_hash=request_hash,
+        operation=operation,
+        created_at=now,
+    )
+    batch._state.adding = False
+    batch._state.db = connection.alias
+    return batch
+
+
+def _transfers_insert(transfers: list[Transfer]) -> list[Transfer]:
+    """Insert unsaved Transfer instances in one statement and return them, saved."""
+    now = timezone.now()
+    ops = connection.ops
+    params: list = []
+    for transfer in transfers:
+        transfer.created_at = now
+        params.extend(
+            (
+                transfer.batch_id,
+                transfer.debit_account_id,
+                transfer.credit_account_id,
+                transfer.amount,
+                transfer.currency,
+                transfer.kind,
+                transfer.state,
+                transfer.pending_id,
+                transfer.reverses_id,
+                ops.adapt_datetimefield_value(transfer.timeout_at),
+                ops.adapt_json_value(transfer.metadata, None),
+                transfer.initiator_id,
+                ops.adapt_datetimefield_value(now),
+            )
+        )
+    sql = _TRANSFER_INSERT_SQL + ", ".join([_TRANSFER_ROW_SQL] * len(transfers)) + " RETURNING id"
+    with _hot_cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for transfer, transfer_id in zip(transfers, sorted(ids), strict=True):
+        transfer.id = transfer_id
+        transfer._state.adding = False
+        transfer._state.db = connection.alias
+    return transfers
 
 
 def accounts_lock(account_ids) -> None:
@@ -270,59 +359,87 @@ def accounts_lock(account_ids) -> None:
     )
 
 
-def _lock_accounts(account_ids: set[int]) -> dict[int, Account]:
-    """Lock the accounts in ascending id order; every ledger write goes through here."""
-    accounts = {
-        account.pk: account
-        for account in Account.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("pk")
-    }
-    if len(accounts) != len(account_ids):
+def _lock_accounts(account_ids: set[int]) -> None:
+    """Lock the accounts in ascending id order, for a service that must read under the locks
+    before it knows the change (a hold's remaining amount, whether a transfer was reversed)."""
+    locked = Account.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("pk")
+    if len(locked.values_list("pk")) != len(account_ids):
         raise AccountNotFound()
-    return accounts
 
 
 class _Deltas:
-    """Changes to the four counters of each account, checked and applied together."""
+    """Changes to the four counters of each account of a batch, checked and applied together.
 
-    def __init__(self) -> None:
-        self.by_account: dict[int, dict[str, int]] = defaultdict(
-            lambda: {"debits_posted": 0, "credits_posted": 0, "debits_pending": 0, "credits_pending": 0}
-        )
+    ``legs`` are the batch's (debit id, credit id, currency): every account they name is
+    updated (a zero change still locks it and checks it exists in that currency).
+    """
+
+    def __init__(self, legs: Sequence[tuple[int, int, str]]) -> None:
+        self.legs = legs
+        self.by_account: dict[int, list[int]] = {}
+        self.currency: dict[int, str | None] = {}
+        for debit_id, credit_id, currency in legs:
+            for account_id in (debit_id, credit_id):
+                self.by_account.setdefault(account_id, [0, 0, 0, 0])
+                # Two currencies on one account: refused below, with the error the legs explain.
+                self.currency[account_id] = currency if self.currency.get(account_id, currency) == currency else None
 
     def add(self, account_id: int, column: str, amount: int) -> None:
-        self.by_account[account_id][column] += amount
+        self.by_account[account_id][_COUNTERS[column]] += amount
 
-    def check_and_apply(self, accounts: dict[int, Account]) -> None:
-        for account_id, delta in self.by_account.items():
-            account = accounts[account_id]
-            debits = account.debits_posted + delta["debits_posted"] + account.debits_pending + delta["debits_pending"]
-            credits = account.credits_posted + delta["credits_posted"]
-            if account.must_not_go_negative and debits > credits:
-                raise InsufficientFunds(
-                    f"Not enough money: {format_money(max(account.available, 0), account.currency)} available.",
-                    fields={"amount": ["More than the available balance."]},
-                )
-        for account_id, delta in sorted(self.by_account.items()):
-            changes = {column: F(column) + amount for column, amount in delta.items() if amount}
-            if changes:
-                Account.objects.filter(pk=account_id).update(**changes)
-        self._announce_credits(accounts)
-
-    def _announce_credits(self, accounts: dict[int, Account]) -> None:
-        """Tell listeners (after commit) which owned accounts' posted balance went up."""
-        if not balance_credited.has_listeners():
-            return
+    def check_and_apply(self) -> None:
+        """Apply every change in ascending account id order, or raise (the caller rolls back)."""
         credits = []
-        for account_id, delta in self.by_account.items():
-            account = accounts[account_id]
-            net = delta["credits_posted"] - delta["debits_posted"]
-            if net > 0 and account.owner_id is not None:
-                before = account.credits_posted - account.debits_posted
-                credits.append(
-                    Credited(account.pk, account.owner_id, account.kind, account.currency, before, before + net)
-                )
-        if credits:
+        with _hot_cursor() as cursor:
+            for account_id in sorted(self.by_account):
+                debits_posted, credits_posted, debits_pending, credits_pending = self.by_account[account_id]
+                currency = self.currency[account_id]
+                row = None
+                if currency is not None:
+                    cursor.execute(
+                        _ACCOUNT_APPLY_SQL,
+                        [
+                            debits_posted,
+                            credits_posted,
+                            debits_pending,
+                            credits_pending,
+                            account_id,
+                            currency,
+                            credits_posted,
+                            debits_posted,
+                            debits_pending,
+                        ],
+                    )
+                    row = cursor.fetchone()
+                if row is None:
+                    raise self._refusal(account_id)
+                owner_id, kind, balance = row
+                net = credits_posted - debits_posted
+                if net > 0 and owner_id is not None:
+                    credits.append(Credited(account_id, owner_id, kind, currency, balance - net, balance))
+        if credits and balance_credited.has_listeners():
+            # Listeners hear (after commit) which owned accounts' posted balance went up.
             transaction.on_commit(lambda: _send_credited(credits))
+
+    def _refusal(self, failed_id: int) -> Exception:
+        """Why the update of ``failed_id`` matched no row, in the order the checks are documented."""
+        accounts = Account.objects.in_bulk(list(self.by_account))
+        if len(accounts) != len(self.by_account):
+            return AccountNotFound()
+        for debit_id, credit_id, currency in self.legs:
+            debit, credit = accounts[debit_id], accounts[credit_id]
+            if debit.currency != currency or credit.currency != currency:
+                return CurrencyMismatch(
+                    f"A {currency} transfer needs two {currency} accounts (got {debit.currency} and {credit.currency})."
+                )
+        account = accounts[failed_id]  # not changed by this batch: its update matched nothing
+        return InsufficientFunds(
+            f"Not enough money: {format_money(max(account.available, 0), account.currency)} available.",
+            fields={"amount": ["More than the available balance."]},
+        )
+
+
+_COUNTERS = {"debits_posted": 0, "credits_posted": 1, "debits_pending": 2, "credits_pending": 3}
 
 
 def _send_credited(credits: list[Credited]) -> None:
@@ -330,15 +447,6 @@ def _send_credited(credits: list[Credited]) -> None:
     for receiver, result in balance_credited.send_robust(sender=Account, credits=credits):
         if isinstance(result, Exception):
             logger.error("balance_credited receiver %r failed", receiver, exc_info=result)
-
-
-def _check_leg(spec: TransferSpec, accounts: dict[int, Account]) -> None:
-    debit, credit = accounts[spec.debit_id], accounts[spec.credit_id]
-    if debit.currency != spec.currency or credit.currency != spec.currency:
-        raise CurrencyMismatch(
-            f"A {spec.currency} transfer needs two {spec.currency} accounts "
-            f"(got {debit.currency} and {credit.currency})."
-        )
 
 
 def _validate_specs(specs: Sequence[TransferSpec]) -> list[TransferSpec]:
@@ -380,27 +488,27 @@ def transfers_post(
     specs = _validate_specs(transfers)
 
     def body(batch: Batch) -> list[Transfer]:
-        accounts = _lock_accounts({s.debit_id for s in specs} | {s.credit_id for s in specs})
-        deltas = _Deltas()
+        deltas = _Deltas([(s.debit_id, s.credit_id, s.currency) for s in specs])
         for spec in specs:
-            _check_leg(spec, accounts)
             deltas.add(spec.debit_id, "debits_posted", spec.amount)
             deltas.add(spec.credit_id, "credits_posted", spec.amount)
-        deltas.check_and_apply(accounts)
-        return [
-            Transfer.objects.create(
-                batch=batch,
-                debit_account_id=spec.debit_id,
-                credit_account_id=spec.credit_id,
-                amount=spec.amount,
-                currency=spec.currency,
-                kind=spec.kind,
-                state=TransferState.POSTED,
-                metadata=spec.metadata,
-                initiator_id=batch.initiator_id,
-            )
-            for spec in specs
-        ]
+        deltas.check_and_apply()
+        return _transfers_insert(
+            [
+                Transfer(
+                    batch=batch,
+                    debit_account_id=spec.debit_id,
+                    credit_account_id=spec.credit_id,
+                    amount=spec.amount,
+                    currency=spec.currency,
+                    kind=spec.kind,
+                    state=TransferState.POSTED,
+                    metadata=spec.metadata,
+                    initiator_id=batch.initiator_id,
+                )
+                for spec in specs
+            ]
+        )
 
     return _execute(
         initiator=initiator,
@@ -455,26 +563,26 @@ def hold_create(
         raise InvalidTransfer("A hold's timeout must be a positive duration.")
 
     def body(batch: Batch) -> list[Transfer]:
-        accounts = _lock_accounts({spec.debit_id, spec.credit_id})
-        _check_leg(spec, accounts)
-        deltas = _Deltas()
+        deltas = _Deltas([(spec.debit_id, spec.credit_id, spec.currency)])
         deltas.add(spec.debit_id, "debits_pending", spec.amount)
         deltas.add(spec.credit_id, "credits_pending", spec.amount)
-        deltas.check_and_apply(accounts)
-        return [
-            Transfer.objects.create(
-                batch=batch,
-                debit_account_id=spec.debit_id,
-                credit_account_id=spec.credit_id,
-                amount=spec.amount,
-                currency=spec.currency,
-                kind=spec.kind,
-                state=TransferState.PENDING,
-                timeout_at=timezone.now() + timeout,
-                metadata=spec.metadata,
-                initiator_id=batch.initiator_id,
-            )
-        ]
+        deltas.check_and_apply()
+        return _transfers_insert(
+            [
+                Transfer(
+                    batch=batch,
+                    debit_account_id=spec.debit_id,
+                    credit_account_id=spec.credit_id,
+                    amount=spec.amount,
+                    currency=spec.currency,
+                    kind=spec.kind,
+                    state=TransferState.PENDING,
+                    timeout_at=timezone.now() + timeout,
+                    metadata=spec.metadata,
+                    initiator_id=batch.initiator_id,
+                )
+            ]
+        )
 
     request = {**spec.as_request(), "timeout": timeout.total_seconds()}
     return _execute(
@@ -507,7 +615,7 @@ def _resolve_hold(
         pending = Transfer.objects.filter(pk=hold_id, state=TransferState.PENDING).first()
         if pending is None:
             raise NotFound("That hold does not exist.", code="hold_not_found")
-        accounts = _lock_accounts({pending.debit_account_id, pending.credit_account_id})
+        _lock_accounts({pending.debit_account_id, pending.credit_account_id})
         remaining = hold_remaining(pending)  # read under the accounts' locks
         if remaining <= 0:
             raise HoldNotPending()
@@ -520,7 +628,7 @@ def _resolve_hold(
                 f"{format_money(to_post, pending.currency)} is more than that."
             )
         to_release = remaining - to_post if release_rest else 0
-        deltas = _Deltas()
+        deltas = _Deltas([(pending.debit_account_id, pending.credit_account_id, pending.currency)])
         made = []
         common = {
             "batch": batch,
@@ -542,10 +650,8 @@ def _resolve_hold(
             deltas.add(pending.debit_account_id, "debits_pending", -to_release)
             deltas.add(pending.credit_account_id, "credits_pending", -to_release)
             made.append(Transfer(amount=to_release, state=release_state, **common))
-        deltas.check_and_apply(accounts)
-        for transfer in made:
-            transfer.save()
-        return made
+        deltas.check_and_apply()
+        return _transfers_insert(made)
 
     request = {"hold": hold_id, "amount": post_amount, "release_rest": release_rest, "metadata": metadata}
     return _execute(
@@ -662,27 +768,29 @@ def transfer_reverse(
             raise NotFound("That transfer does not exist.", code="transfer_not_found")
         if original.state != TransferState.POSTED or original.reverses_id is not None:
             raise NotReversible()
-        accounts = _lock_accounts({original.debit_account_id, original.credit_account_id})
+        _lock_accounts({original.debit_account_id, original.credit_account_id})
         if Transfer.objects.filter(reverses=original).exists():  # checked under the locks
             raise AlreadyReversed()
-        deltas = _Deltas()
+        deltas = _Deltas([(original.credit_account_id, original.debit_account_id, original.currency)])
         deltas.add(original.credit_account_id, "debits_posted", original.amount)
         deltas.add(original.debit_account_id, "credits_posted", original.amount)
-        deltas.check_and_apply(accounts)
-        return [
-            Transfer.objects.create(
-                batch=batch,
-                debit_account_id=original.credit_account_id,
-                credit_account_id=original.debit_account_id,
-                amount=original.amount,
-                currency=original.currency,
-                kind=kind,
-                state=TransferState.POSTED,
-                reverses=original,
-                metadata=metadata,
-                initiator_id=batch.initiator_id,
-            )
-        ]
+        deltas.check_and_apply()
+        return _transfers_insert(
+            [
+                Transfer(
+                    batch=batch,
+                    debit_account_id=original.credit_account_id,
+                    credit_account_id=original.debit_account_id,
+                    amount=original.amount,
+                    currency=original.currency,
+                    kind=kind,
+                    state=TransferState.POSTED,
+                    reverses=original,
+                    metadata=metadata,
+                    initiator_id=batch.initiator_id,
+                )
+            ]
+        )
 
     request = {"transfer": transfer_id, "kind": kind, "metadata": metadata}
     return _execute(
