@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Sum
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django_countries import countries
 
@@ -244,19 +245,53 @@ class AccountStatus:
 def account_status(user) -> AccountStatus:
     """A user's tier, 7-day limit (US cents: limit, used, remaining), active freeze and open reviews.
 
-    A handful of queries whatever the user's history (no N+1); safe for any signed-in user.
+    One query in the usual case (profile, usage in the window, and whether there is a freeze or an
+    open review, read together); the freeze (and its open appeal) and the open reviews are loaded
+    only when there are some. Safe for any signed-in user (anonymous: no query).
     """
-    profile = kyc_profile_for(user)
-    freeze = active_freeze(user)
-    limits = limit_status_of(user, profile=profile, fetch=False)
+    if user is None or not getattr(user, "pk", None):
+        return _account_status_of(user, profile=None, used=0, freeze=None, reviews=[])
+    moment = timezone.now()
+    row = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .select_related("kyc")
+        .annotate(
+            _used=Subquery(
+                window_usages(user.pk, now=moment)
+                .order_by()
+                .values("user_id")
+                .annotate(total=Sum("usd_minor"))
+                .values("total")[:1]
+            ),
+            _freeze_id=Subquery(
+                AccountFreeze.objects.filter(user_id=OuterRef("pk"), lifted_at__isnull=True).values("id")[:1]
+            ),
+            _has_reviews=Exists(RiskReview.objects.filter(user_id=OuterRef("pk"), status__in=OPEN_REVIEW_STATUSES)),
+        )
+        .first()
+    )
+    if row is None:
+        return _account_status_of(user, profile=None, used=0, freeze=None, reviews=[])
+    try:
+        profile = row.kyc
+    except KycProfile.DoesNotExist:
+        profile = None
+    freeze = AccountFreeze.objects.filter(pk=row._freeze_id).first() if row._freeze_id is not None else None
+    reviews = open_reviews_for(user) if row._has_reviews else []
+    return _account_status_of(user, profile=profile, used=row._used or 0, freeze=freeze, reviews=reviews)
+
+
+def _account_status_of(user, *, profile, used: int, freeze, reviews: list) -> AccountStatus:
+    limit = weekly_limit_of(profile)
     appeal = freeze.appeals.filter(resolved=False).first() if freeze is not None else None
     return AccountStatus(
-        tier=limits.tier,
-        limit_usd_minor=limits.limit,
-        used_usd_minor=limits.used,
-        remaining_usd_minor=limits.remaining,
+        tier=tier_of(profile),
+        limit_usd_minor=limit,
+        used_usd_minor=used,
+        remaining_usd_minor=max(0, limit - used),
         freeze=freeze,
-        open_reviews=open_reviews_for(user),
+        open_reviews=reviews,
         document_status=profile.document_status if profile else DocumentStatus.NONE,
         review_note=profile.review_note if profile else "",
         open_appeal=appeal,

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 POSTGRES_SKIP_REASON = "needs PostgreSQL (real row locks): set DATABASE_URL=postgres://... as .ci/run does"
@@ -48,3 +49,9 @@ def run_threads(count: int, target: Callable[[int], object], *, timeout: float =
         thread.join(timeout=timeout)
     assert not any(thread.is_alive() for thread in threads), "a worker thread hung"
     return [r for r in results if r is not missing], errors
+
+
+def session_queries() -> int:
+    """What reading the session costs a signed-in request: nothing once it is in the cache
+    (``cached_db``, when ``REDIS_URL`` is set), one query with database sessions."""
+    return 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1

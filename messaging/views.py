@@ -23,7 +23,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
@@ -32,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Block
 from accounts.selectors import is_blocked_between
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.http import safe_next
@@ -146,9 +147,51 @@ def _active_members(conversation_id: int) -> list[Membership]:
     )
 
 
-def _receipt(conversation, user, members: list[Membership]) -> dict | None:
+def _membership_and_members(user, pk) -> tuple[Membership, list[Membership]]:
+    """The caller's active membership (else 404, like ``_membership``) and the active members, in one query.
+
+    Each member row also says whether the caller blocked that person or was blocked by them, so the
+    block checks of the page (the thread hidden from someone who blocked the other person, "You
+    can't message @x") need no query of their own when the other person is an active member.
+    """
+    members = list(
+        Membership.objects.filter(conversation_id=pk, is_active=True)
+        .select_related("conversation", "user")
+        .annotate(
+            blocked_by_viewer=Exists(Block.objects.filter(blocker_id=user.pk, blocked_id=OuterRef("user_id"))),
+            blocks_viewer=Exists(Block.objects.filter(blocker_id=OuterRef("user_id"), blocked_id=user.pk)),
+        )
+        .order_by("id")
+    )
+    membership = next((m for m in members if m.user_id == user.pk), None)
+    if membership is None:
+        raise Http404("No such conversation.")
+    conversation = membership.conversation
+    for m in members:
+        m.conversation = conversation  # one instance for the whole page
+    if conversation.kind == ConversationKind.DIRECT:
+        other = next((m for m in members if m.user_id != user.pk), None)
+        hidden = other.blocked_by_viewer if other is not None else services._hidden_by_block(user, conversation)
+        if hidden:
+            raise Http404("No such conversation.")
+    return membership, members
+
+
+def _blocked_with(user, other, members: list[Membership]) -> bool:
+    """``is_blocked_between(user, other)``, read from the member rows when they carry it."""
+    row = next((m for m in members if m.user_id == other.pk and hasattr(m, "blocks_viewer")), None)
+    if row is None:
+        return is_blocked_between(user, other)
+    return row.blocks_viewer or row.blocked_by_viewer
+
+
+def _receipt(conversation, user, members: list[Membership], latest: list[Message] | None = None) -> dict | None:
     """Read receipts: 1:1 "Seen" under the viewer's latest message the other person has read;
-    groups "Seen by …" under the latest message (everyone but its sender and the viewer)."""
+    groups "Seen by …" under the latest message (everyone but its sender and the viewer).
+
+    ``latest``: the conversation's newest messages, oldest first, when the caller has them (the
+    page it shows): the answer is read from them without a query when it is among them.
+    """
     others = [m for m in members if m.user_id != user.pk]
     if not others:
         return None
@@ -156,15 +199,29 @@ def _receipt(conversation, user, members: list[Membership]) -> dict | None:
         seen_up_to = others[0].last_read_message_id
         if not seen_up_to:
             return None
-        anchor = (
-            Message.objects.filter(conversation_id=conversation.pk, sender=user, id__lte=seen_up_to)
-            .exclude(kind=MessageKind.SYSTEM)
-            .order_by("-id")
-            .values_list("id", flat=True)
-            .first()
+        anchor = next(
+            (
+                m.pk
+                for m in reversed(latest or [])
+                if m.sender_id == user.pk and m.pk <= seen_up_to and m.kind != MessageKind.SYSTEM
+            ),
+            None,
         )
+        if anchor is None:
+            anchor = (
+                Message.objects.filter(conversation_id=conversation.pk, sender=user, id__lte=seen_up_to)
+                .exclude(kind=MessageKind.SYSTEM)
+                .order_by("-id")
+                .values_list("id", flat=True)
+                .first()
+            )
         return {"anchor": anchor, "readers": [], "group": False} if anchor else None
-    latest = Message.objects.filter(conversation_id=conversation.pk).order_by("-id").values("id", "sender_id").first()
+    if latest:
+        latest = {"id": latest[-1].pk, "sender_id": latest[-1].sender_id}
+    else:
+        latest = (
+            Message.objects.filter(conversation_id=conversation.pk).order_by("-id").values("id", "sender_id").first()
+        )
     if latest is None:
         return None
     readers = [m.user for m in others if m.last_read_message_id >= latest["id"] and m.user_id != latest["sender_id"]]
@@ -181,7 +238,7 @@ def _header_context(request, membership: Membership, members: list[Membership]) 
         other = others[0] if others else services.other_member(conversation, user)
         if other is None or not other.is_active:
             can_post, cannot_post = False, "This person can't receive messages."
-        elif is_blocked_between(user, other):
+        elif _blocked_with(user, other, members):
             can_post, cannot_post = False, f"You can't message @{other.handle}."
     return {
         "conversation": conversation,
@@ -254,13 +311,9 @@ def inbox(request):
     """Conversations, newest activity first, with unread counts; ``?folder=requests`` for message requests."""
     user = request.user
     folder = "requests" if request.GET.get("folder") == "requests" else "inbox"
-    rows = selectors.inbox_memberships(user, folder=folder).select_related(
-        "conversation__last_message__payment",
-        "conversation__last_message__payment_request",
-        "conversation__last_message__escrow",
-        "conversation__last_message__split",
-    )
-    rows = rows.prefetch_related(
+    # The money-card links of the last messages are loaded afterwards for the cards only
+    # (``card_links_load``): joined here they made the query 8 relations, mostly planning time.
+    rows = selectors.inbox_memberships(user, folder=folder).prefetch_related(
         Prefetch(
             "conversation__memberships",
             queryset=Membership.objects.filter(conversation__kind=ConversationKind.DIRECT).select_related("user"),
@@ -270,6 +323,7 @@ def inbox(request):
     paginator = Paginator(rows, INBOX_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     page_rows = list(page.object_list)
+    selectors.card_links_load([row.conversation.last_message for row in page_rows])
     _inbox_rows(page_rows, user)
     context = {
         "folder": folder,
@@ -366,28 +420,34 @@ def _form_error(form, exc: DomainError) -> None:
 @require_GET
 def conversation(request, pk: int):
     """The latest 50 messages (``?before=<id>`` for older ones); opening it marks them read."""
-    membership = _membership(request.user, pk)
+    membership, members = _membership_and_members(request.user, pk)
     try:
         before = _int_param(request, "before")
         reply_to = _int_param(request, "reply")
     except BadParameter as exc:
         return HttpResponseBadRequest(exc.message)
     if request.GET.get("partial") == "header":
-        members = _active_members(membership.conversation_id)
         return render(request, "messaging/_header.html", _header_context(request, membership, members))
     form = MessageForm(initial={"reply_to": reply_to} if reply_to else None)
-    return _render_conversation(request, membership, before=before, form=form, mark_read=before is None)
+    return _render_conversation(
+        request, membership, before=before, form=form, mark_read=before is None, members=members
+    )
 
 
-def _render_conversation(request, membership, *, before=None, form, mark_read=False, status=200):
+def _render_conversation(request, membership, *, before=None, form, mark_read=False, status=200, members=None):
     user = request.user
     conversation = membership.conversation
-    thread = selectors.conversation_messages(conversation.pk, before=before, limit=PAGE_SIZE)
+    # One message more than a page says whether there are older ones (no separate EXISTS query).
+    thread = selectors.conversation_messages(conversation.pk, before=before, limit=PAGE_SIZE + 1)
+    has_older = len(thread) > PAGE_SIZE
+    if has_older:
+        thread = thread[1:]
     last_read = membership.last_read_message_id
     _decorate(thread, user, last_read=last_read)
     if mark_read and thread and thread[-1].pk > last_read:
         services.conversation_mark_read(user, conversation=conversation.pk, up_to_id=thread[-1].pk)
-    members = _active_members(conversation.pk)
+    if members is None:
+        members = _active_members(conversation.pk)
     context = _header_context(request, membership, members)
     context.update(_thread_context(request, conversation, thread))
     reply = None
@@ -402,10 +462,9 @@ def _render_conversation(request, membership, *, before=None, form, mark_read=Fa
             "form": form,
             "reply": reply,
             "before": before,
-            "has_older": bool(thread)
-            and Message.objects.filter(conversation_id=conversation.pk, id__lt=thread[0].pk).exists(),
+            "has_older": has_older,
             "last_id": thread[-1].pk if thread else 0,
-            "receipt": _receipt(conversation, user, members),
+            "receipt": _receipt(conversation, user, members, latest=thread if before is None else None),
             "max_length": services.MESSAGE_MAX_LENGTH,
         }
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Window
 
 from .models import Notification
 
@@ -27,3 +27,22 @@ def live_state(user) -> dict[str, int]:
         unread=Count("id", filter=Q(read_at__isnull=True)), last=Max("id")
     )
     return {"unread_count": row["unread"] or 0, "last_notification_id": row["last"] or 0}
+
+
+def recent_with_live_state(user, limit: int = 5) -> tuple[list[Notification], dict[str, int]]:
+    """The user's ``limit`` newest notifications and ``live_state``, in one query.
+
+    The counts are window aggregates over all the user's rows (computed before the LIMIT), so
+    a page that shows the latest notifications also gets the nav badge without a second query.
+    """
+    rows = list(
+        Notification.objects.filter(recipient=user)
+        .annotate(
+            live_unread=Window(Count("id", filter=Q(read_at__isnull=True))),
+            live_last=Window(Max("id")),
+        )
+        .order_by("-id")[:limit]
+    )
+    if not rows:
+        return [], {"unread_count": 0, "last_notification_id": 0}
+    return rows, {"unread_count": rows[0].live_unread or 0, "last_notification_id": rows[0].live_last or 0}

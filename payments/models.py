@@ -95,6 +95,7 @@ class Payment(models.Model):
             models.Index(fields=["sender", "-id"], name="payments_sender_id_idx"),
             models.Index(fields=["recipient", "-id"], name="payments_recipient_id_idx"),
             models.Index(fields=["sender", "created_at"], name="payments_sender_created_idx"),
+            models.Index(fields=["recipient", "created_at"], name="payments_recipient_created_idx"),
             models.Index(fields=["release_at"], condition=Q(status="arriving"), name="payments_arriving_release_idx"),
         ]
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import BigIntegerField, Case, CharField, F, IntegerField, Q, QuerySet, Value, When
 from django.utils.dateparse import parse_datetime
 
 from core.money import format_money
@@ -282,7 +283,14 @@ def _payment_rows(user, *, feed_filter: str, query: str, cursor, limit: int) -> 
                 Q(sender__handle__icontains=person) | Q(sender__display_name__icontains=person)
             )
         rows = rows.filter(match)
-    rows = rows.filter(_after(cursor, "payment")).order_by("-created_at", "-id")[:limit]
+    # Ids first, then the parties of those rows only: joined before the top-N sort, PostgreSQL
+    # hashed the whole users table twice for every page (the sort needs all the user's payments).
+    page_ids = rows.select_related(None).filter(_after(cursor, "payment")).order_by("-created_at", "-id")
+    rows = (
+        Payment.objects.filter(pk__in=page_ids.values("pk")[:limit])
+        .select_related("sender", "recipient")
+        .order_by("-created_at", "-id")
+    )
     items = []
     for p in rows:
         sent = p.sender_id == user.pk
@@ -381,6 +389,108 @@ def _cashout_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]
     return items
 
 
+_MOVEMENT_COLUMNS = (
+    "m_id",
+    "m_created_at",
+    "m_amount",
+    "m_fee",
+    "m_currency",
+    "m_status",
+    "m_speed",
+    "m_brand",
+    "m_last4",
+    "m_source",
+)
+
+
+def _movement_values(model, user, *, query: str, cursor, limit: int, source: str):
+    rows = model.objects.filter(user=user)
+    if query:
+        rows = rows.filter(_card_matches(query))
+    has_fee = model is CashOut
+    return (
+        rows.filter(_after(cursor, source))
+        .annotate(
+            m_id=F("id"),
+            m_created_at=F("created_at"),
+            m_amount=F("amount"),
+            m_fee=F("fee") if has_fee else Value(0, output_field=BigIntegerField()),
+            m_currency=F("currency"),
+            m_status=F("status"),
+            m_speed=F("speed") if has_fee else Value("", output_field=CharField()),
+            m_brand=F("card__brand"),
+            m_last4=F("card__last4"),
+            m_source=Value(source, output_field=CharField()),
+        )
+        .values_list(*_MOVEMENT_COLUMNS)
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def _topup_and_cashout_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
+    """``_topup_rows`` + ``_cashout_rows`` in one query (``UNION ALL`` of the two pages).
+
+    Databases that cannot order and limit each side of a ``UNION`` (SQLite) get the two queries.
+    """
+    if not connection.features.supports_slicing_ordering_in_compound:
+        return _topup_rows(user, query=query, cursor=cursor, limit=limit) + _cashout_rows(
+            user, query=query, cursor=cursor, limit=limit
+        )
+    topups = _movement_values(TopUp, user, query=query, cursor=cursor, limit=limit, source="topup")
+    cashouts = _movement_values(CashOut, user, query=query, cursor=cursor, limit=limit, source="cashout")
+    topup_labels = dict(TopUp._meta.get_field("status").flatchoices)
+    cashout_labels = dict(CashOut._meta.get_field("status").flatchoices)
+    rows = topups.union(cashouts, all=True)
+    items = []
+    for pk, created_at, amount, fee, currency, status, speed, brand, last4, source in rows:
+        if source == "topup":
+            items.append(
+                ActivityItem(
+                    source="topup",
+                    id=pk,
+                    created_at=created_at,
+                    kind="added",
+                    kind_label="Added money",
+                    direction="in",
+                    counterparty=None,
+                    title=f"{brand} •••• {last4}",
+                    note="",
+                    amount=amount,
+                    currency=currency,
+                    status=status,
+                    status_label=topup_labels.get(status, status),
+                    is_void=status in VOID_MOVEMENT_STATUSES,
+                    url="",
+                )
+            )
+        else:
+            items.append(
+                ActivityItem(
+                    source="cashout",
+                    id=pk,
+                    created_at=created_at,
+                    kind="cashout",
+                    kind_label="Cash out",
+                    direction="out",
+                    counterparty=None,
+                    title=f"{brand} •••• {last4}",
+                    note="",
+                    amount=-(amount + fee),
+                    currency=currency,
+                    status=status,
+                    status_label=cashout_labels.get(status, status),
+                    is_void=status in VOID_MOVEMENT_STATUSES,
+                    url="",
+                    detail=(
+                        f"Instant · {format_money(fee, currency)} fee"
+                        if speed == CashOutSpeed.INSTANT
+                        else "Standard · 1–3 business days"
+                    ),
+                )
+            )
+    return items
+
+
 VOID_CHECK_STATUSES = {CheckStatus.VOIDED, CheckStatus.STALE}
 
 
@@ -456,9 +566,11 @@ def activity_feed(
             items += _check_rows(user, query=query, cursor=position, limit=limit)
         if feed_filter not in (Filter.ADDED, Filter.CASHED_OUT, Filter.CHECKS):
             items += _payment_rows(user, feed_filter=feed_filter, query=query, cursor=position, limit=limit)
-        if feed_filter in (Filter.ALL, Filter.ADDED):
+        if feed_filter == Filter.ALL:
+            items += _topup_and_cashout_rows(user, query=query, cursor=position, limit=limit)
+        if feed_filter == Filter.ADDED:
             items += _topup_rows(user, query=query, cursor=position, limit=limit)
-        if feed_filter in (Filter.ALL, Filter.CASHED_OUT):
+        if feed_filter == Filter.CASHED_OUT:
             items += _cashout_rows(user, query=query, cursor=position, limit=limit)
         if feed_filter == Filter.ALL:
             for source in _extra_sources.values():

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -42,7 +43,8 @@ SOURCES = (
 
 
 def tip_totals_attach(posts, viewer) -> list:
-    """Set on each post what the tip partial shows, in at most three queries for the whole page.
+    """Set on each post what the tip partial shows, in one query for the whole page (two when
+    some authors' creator profile was not loaded with the posts).
 
     On every post (and the post a repost shows, when loaded): ``author_is_creator`` (bool),
     ``coauthors`` (users after the first author, in split order), ``tips_attached = True``;
@@ -61,27 +63,21 @@ def tip_totals_attach(posts, viewer) -> list:
     me = viewer_id(viewer)
     ids = {post.pk for post in targets}
     own = {post.pk for post in targets if me is not None and post.author_id == me}
-    totals: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    if own:
-        rows = (
-            PostTip.objects.filter(post_id__in=own, payment__status=PaymentStatus.COMPLETED)
-            .values("post_id", "currency")
-            .annotate(total=Sum("amount"))
-            .order_by("post_id", "currency")
+    totals, coauthors = _tips_and_coauthors(ids, own)
+    # The selectors load ``author__creator`` with every row: read it there, query only the rest.
+    creators: set[int] = set()
+    unknown: set[int] = set()
+    for post in targets:
+        author = post.author if type(post).author.is_cached(post) else None
+        if author is not None and type(author).creator.is_cached(author):
+            if creator_loaded_enabled(author):
+                creators.add(post.author_id)
+        else:
+            unknown.add(post.author_id)
+    if unknown:
+        creators |= set(
+            CreatorProfile.objects.filter(user_id__in=unknown, is_enabled=True).values_list("user_id", flat=True)
         )
-        for row in rows:
-            totals[row["post_id"]].append((row["total"], row["currency"]))
-    coauthors: dict[int, list] = defaultdict(list)
-    for row in (
-        PostAuthor.objects.filter(post_id__in=ids, position__gte=1)
-        .select_related("user")
-        .order_by("post_id", "position")
-    ):
-        coauthors[row.post_id].append(row.user)
-    author_ids = {post.author_id for post in targets}
-    creators = set(
-        CreatorProfile.objects.filter(user_id__in=author_ids, is_enabled=True).values_list("user_id", flat=True)
-    )
     for post in targets:
         post.tips_attached = True
         post.author_is_creator = post.author_id in creators
@@ -93,6 +89,59 @@ def tip_totals_attach(posts, viewer) -> list:
             post.tip_totals = None
             post.tip_total_display = ""
     return posts
+
+
+def _tips_and_coauthors(ids: set[int], own: set[int]) -> tuple[dict, dict]:
+    """({post id: [(total, currency)]} of completed tips on ``own`` posts, {post id: [co-author users]}
+    of ``ids``, in split order): one ``UNION ALL`` statement, the co-authors' user rows included."""
+    totals: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    coauthors: dict[int, list] = defaultdict(list)
+    if not ids:
+        return totals, coauthors
+    User = get_user_model()
+    fields = User._meta.concrete_fields
+    user_columns = ", ".join(f'u."{f.column}"' for f in fields)
+    no_user = ", ".join("NULL" for _ in fields)
+    marks = lambda values: ", ".join(["%s"] * len(values))  # noqa: E731
+    # Table and column names come from the models' meta; every value is a parameter.
+    sql = f"""SELECT pa.post_id, pa.position, NULL, NULL, {user_columns}
+              FROM {PostAuthor._meta.db_table} pa JOIN {User._meta.db_table} u ON u.id = pa.user_id
+              WHERE pa.position >= 1 AND pa.post_id IN ({marks(ids)})"""  # noqa: S608
+    params: list = sorted(ids)
+    if own:
+        sql += f"""
+              UNION ALL
+              SELECT t.post_id, -1, SUM(t.amount), t.currency, {no_user}
+              FROM {PostTip._meta.db_table} t JOIN {Payment._meta.db_table} p ON p.id = t.payment_id
+              WHERE p.status = %s AND t.post_id IN ({marks(own)})
+              GROUP BY t.post_id, t.currency"""  # noqa: S608
+        params += [PaymentStatus.COMPLETED, *sorted(own)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    # What the ORM's compiler applies to each column (JSON, booleans and datetimes on SQLite…).
+    columns = [f.get_col("u") for f in fields]
+    converters = [(col, col.get_db_converters(connection) + connection.ops.get_db_converters(col)) for col in columns]
+    for post_id, position, total, currency, *user in sorted(rows, key=lambda r: (r[0], r[1], r[3] or "")):
+        if position == -1:
+            totals[post_id].append((int(total), currency))
+            continue
+        values = []
+        for value, (col, funcs) in zip(user, converters, strict=True):
+            for convert in funcs:
+                value = convert(value, col, connection)
+            values.append(value)
+        coauthors[post_id].append(User.from_db(connection.alias, names, values))
+    return totals, coauthors
+
+
+def creator_loaded_enabled(user) -> bool:
+    """``user.creator.is_enabled`` for a user whose ``creator`` is already loaded (None: False)."""
+    try:
+        return bool(user.creator.is_enabled)
+    except get_user_model().creator.RelatedObjectDoesNotExist:
+        return False
 
 
 # --- The dashboard --------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from django.utils import timezone
 from accounts.models import Follow, User
 from core.errors import NotFound, ValidationFailed
 
-from .models import Audience, Like, Post, PostImage, PostTag
+from .models import Audience, CreatorProfile, Like, Post, PostImage, PostTag
 from .visibility import unlocked_q, viewer_id, visible_posts
 
 PAGE_SIZE = 20
@@ -69,6 +69,7 @@ class Page:
 
     posts: list[Post] = field(default_factory=list)
     next_before: int | None = None
+    viewer_is_creator: bool | None = None  # the timeline's compose box (None: not read with the page)
 
 
 @dataclass
@@ -137,10 +138,34 @@ def _images() -> Prefetch:
     return Prefetch("images", queryset=PostImage.objects.order_by("position"))
 
 
-def annotate_for_viewer(viewer, queryset: QuerySet[Post]) -> QuerySet[Post]:
+def images_attach(posts) -> None:
+    """Load ``images`` of every post, of its ``repost_of``, ``quote_of`` and ``repost_of.quote_of``
+    in ONE query (what four ``prefetch_related`` lookups do in up to four), as a prefetch cache:
+    ``post.images.all()`` then runs no query."""
+    every: dict[int, list[Post]] = {}
+    for post in posts:
+        for related in (post, post.repost_of, post.quote_of, post.repost_of and post.repost_of.quote_of):
+            if related is not None:
+                every.setdefault(related.pk, []).append(related)
+    if not every:
+        return
+    by_post: dict[int, list[PostImage]] = {}
+    for image in PostImage.objects.filter(post_id__in=list(every)).order_by("post_id", "position"):
+        by_post.setdefault(image.post_id, []).append(image)
+    for post_id, same in every.items():
+        images = by_post.get(post_id, [])
+        for post in same:
+            queryset = post.images.all()
+            queryset._result_cache = images
+            queryset._prefetch_done = True
+            post._prefetched_objects_cache = {**getattr(post, "_prefetched_objects_cache", {}), "images": queryset}
+
+
+def annotate_for_viewer(viewer, queryset: QuerySet[Post], *, images: bool = True) -> QuerySet[Post]:
     """``queryset`` with the related rows and the annotations listed in the module docstring.
 
-    Does not filter: use ``posts_for_viewer`` for visible posts.
+    Does not filter: use ``posts_for_viewer`` for visible posts. ``images=False`` leaves the
+    images to the caller (``images_attach``: one query for a whole page).
     """
     me = viewer_id(viewer)
     shown = Coalesce(OuterRef("repost_of_id"), OuterRef("pk"))
@@ -151,36 +176,35 @@ def annotate_for_viewer(viewer, queryset: QuerySet[Post]) -> QuerySet[Post]:
         reposted = Exists(Post.objects.filter(author_id=me, repost_of_id=shown, deleted_at__isnull=True))
     unlocked_of = lambda ref: Exists(Post.objects.filter(pk=OuterRef(ref)).filter(unlocked_q(viewer)))  # noqa: E731
     visible_of = lambda ref: Exists(visible_posts(viewer, Post.objects.filter(pk=OuterRef(ref))))  # noqa: E731
-    return (
-        queryset.select_related(
-            "author",
-            "author__creator",
-            "repost_of",
-            "repost_of__author",
-            "repost_of__author__creator",
-            "quote_of",
-            "quote_of__author",
-            "quote_of__author__creator",
-            "repost_of__quote_of",
-            "repost_of__quote_of__author",
-            "repost_of__quote_of__author__creator",
-        )
-        .prefetch_related(
+    queryset = queryset.select_related(
+        "author",
+        "author__creator",
+        "repost_of",
+        "repost_of__author",
+        "repost_of__author__creator",
+        "quote_of",
+        "quote_of__author",
+        "quote_of__author__creator",
+        "repost_of__quote_of",
+        "repost_of__quote_of__author",
+        "repost_of__quote_of__author__creator",
+    )
+    if images:
+        queryset = queryset.prefetch_related(
             _images(),
             Prefetch("repost_of__images", queryset=PostImage.objects.order_by("position")),
             Prefetch("quote_of__images", queryset=PostImage.objects.order_by("position")),
             Prefetch("repost_of__quote_of__images", queryset=PostImage.objects.order_by("position")),
         )
-        .annotate(
-            viewer_liked=liked,
-            viewer_reposted=reposted,
-            unlocked=_boolean(unlocked_q(viewer)),
-            repost_unlocked=unlocked_of("repost_of_id"),
-            quote_visible=visible_of("quote_of_id"),
-            quote_unlocked=unlocked_of("quote_of_id"),
-            repost_quote_visible=visible_of("repost_of__quote_of_id"),
-            repost_quote_unlocked=unlocked_of("repost_of__quote_of_id"),
-        )
+    return queryset.annotate(
+        viewer_liked=liked,
+        viewer_reposted=reposted,
+        unlocked=_boolean(unlocked_q(viewer)),
+        repost_unlocked=unlocked_of("repost_of_id"),
+        quote_visible=visible_of("quote_of_id"),
+        quote_unlocked=unlocked_of("quote_of_id"),
+        repost_quote_visible=visible_of("repost_of__quote_of_id"),
+        repost_quote_unlocked=unlocked_of("repost_of__quote_of_id"),
     )
 
 
@@ -189,7 +213,7 @@ def posts_for_viewer(viewer, queryset: QuerySet[Post] | None = None) -> QuerySet
     return annotate_for_viewer(viewer, visible_posts(viewer, queryset))
 
 
-def _page(viewer, queryset: QuerySet[Post], *, before, limit) -> Page:
+def _page(viewer, queryset: QuerySet[Post], *, before, limit, viewer_creator: bool = False) -> Page:
     """A keyset page of ``queryset`` (already narrowed to visible posts), newest first, annotated.
 
     Two steps: the page's ids first (a lean query the indexes serve: no annotation is computed
@@ -204,8 +228,16 @@ def _page(viewer, queryset: QuerySet[Post], *, before, limit) -> Page:
     page_ids = page_ids[:limit]
     if not page_ids:
         return Page()
-    rows = list(annotate_for_viewer(viewer, Post.objects.filter(pk__in=page_ids)).order_by("-id"))
-    return Page(posts=rows, next_before=page_ids[-1] if more else None)
+    rows = annotate_for_viewer(viewer, Post.objects.filter(pk__in=page_ids), images=False).order_by("-id")
+    me = viewer_id(viewer)
+    if viewer_creator and me is not None:
+        # Whether the viewer has creator mode on, carried by the rows (an uncorrelated InitPlan,
+        # run once), so the compose box costs no query of its own.
+        rows = rows.annotate(viewer_is_creator=Exists(CreatorProfile.objects.filter(user_id=me, is_enabled=True)))
+    rows = list(rows)
+    images_attach(rows)
+    flag = rows[0].viewer_is_creator if rows and viewer_creator and me is not None else None
+    return Page(posts=rows, next_before=page_ids[-1] if more else None, viewer_is_creator=flag)
 
 
 def timeline_ids_query(viewer, *, before: int | None = None, limit: int = PAGE_SIZE) -> QuerySet:
@@ -248,7 +280,7 @@ def timeline_page(viewer, *, before: int | None = None, limit: int = PAGE_SIZE) 
     Keyset pagination on the id (``before`` = the previous page's ``next_before``). Anonymous
     viewers get an empty page. A bad cursor is ``ValidationFailed`` (400, code invalid_cursor).
     """
-    return _page(viewer, visible_posts(viewer, _timeline_base(viewer)), before=before, limit=limit)
+    return _page(viewer, visible_posts(viewer, _timeline_base(viewer)), before=before, limit=limit, viewer_creator=True)
 
 
 def visible_counter(viewer, pk, field: str) -> tuple[int, int]:

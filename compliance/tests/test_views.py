@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from compliance import services
 from compliance.models import AuditEntry, DocumentStatus, FreezeAppeal, KycProfile, ReviewReason, Tier
+from core.testing import session_queries
 
 from .conftest import image_upload
 
@@ -133,7 +134,7 @@ def test_status_page_shows_limits_and_reviews(client, sender, django_assert_max_
             summary=f"$4,000.0{n} to @bob",
         )
     client.force_login(sender)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(5 + session_queries()):
         response = client.get(STATUS)
     body = response.content.decode()
     assert response.status_code == 200

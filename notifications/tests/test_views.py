@@ -100,3 +100,15 @@ def test_admin_changelist_searches_and_filters(client, alice):
     for params in ({}, {"q": "alice_n"}, {"read": "no"}, {"read": "yes"}, {"kind": "follow.new"}):
         assert client.get(url, params).status_code == 200
     assert "alice_n" in client.get(url, {"q": "alice"}).content.decode()
+
+
+def test_recent_with_live_state_is_one_query(alice, bob, django_assert_max_num_queries):
+    from notifications.selectors import live_state, recent_with_live_state
+
+    assert recent_with_live_state(bob) == ([], {"unread_count": 0, "last_notification_id": 0})
+    made = [notify(alice, kind="x", data={"n": i}) for i in range(7)]
+    Notification.objects.filter(pk__in=[made[0].pk, made[6].pk]).update(read_at=made[6].created_at)
+    with django_assert_max_num_queries(1):
+        recent, state = recent_with_live_state(alice, limit=5)
+    assert [n.pk for n in recent] == [n.pk for n in reversed(made[2:])]
+    assert state == live_state(alice) == {"unread_count": 5, "last_notification_id": made[6].pk}

@@ -8,12 +8,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from compliance.services import freeze_account
 from compliance.tests.factories import staff_user
 from core.money import Money
+from core.testing import session_queries
 from payments.models import (
     CashOut,
     CashOutSpeed,
@@ -334,10 +336,12 @@ def test_wallet_page_query_count_does_not_grow_with_the_feed(client, alice, bob,
         cash_out(alice)
     client.force_login(alice)
     client.get(WALLET)  # warm up caches of the session and content types
-    with django_assert_max_num_queries(16):
+    # Top-ups and cash-outs are one UNION ALL where the database allows it (not SQLite).
+    union = 0 if connection.features.supports_slicing_ordering_in_compound else 1
+    with django_assert_max_num_queries(9 + union + session_queries()):
         response = client.get(WALLET)
     assert len(feed_ids(response)) == FEED_PAGE_SIZE
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(7 + union + session_queries()):
         client.get(WALLET, {"partial": "1"})
 
 
@@ -388,7 +392,9 @@ def test_feed_selector_reads_one_query_per_table(alice, bob, django_assert_max_n
     make_history(alice, bob, 10)
     top_up(alice)
     cash_out(alice)
-    with django_assert_max_num_queries(4 + len(_extra_sources)):  # payments, top-ups, cash-outs, checks, cards
+    # payments, top-ups + cash-outs (one UNION ALL where the database allows it), checks, cards
+    union = 0 if connection.features.supports_slicing_ordering_in_compound else 1
+    with django_assert_max_num_queries(3 + union + len(_extra_sources)):
         page = activity_feed(alice)
         assert [i.counterparty.handle for i in page.items if i.counterparty]  # joined, no extra queries
 

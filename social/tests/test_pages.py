@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import social as graph
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from core.testing import session_queries
 from social.models import Audience, Like, Post, PostTag
 from social.services import posts as post_services
 from social.templatetags.social_posts import post_text
@@ -124,9 +125,33 @@ def test_timeline_query_count_does_not_grow(as_alice, alice, django_assert_max_n
         make_post(someone, "quoting", quote_of=original)
         Post.objects.create(author=someone, repost_of=original)
         make_post(someone, "a reply", reply_to=original, thread_root=original)
-    with django_assert_max_num_queries(baseline + 2):  # + D's tip totals' creator/co-author reads
+    # Creator flags come with the rows; tips and co-authors are one statement whatever the page.
+    with django_assert_max_num_queries(baseline):
         html = html_of(as_alice.get("/"))
     assert html.count('data-testid="post"') >= 20
+
+
+def test_home_page_runs_at_most_ten_queries(as_alice, alice, django_assert_max_num_queries, settings):
+    """Issue 9's page budget: ≤ 10 queries for a full home page (images, quotes, reposts, creators,
+    the viewer's own posts), the session and user lookups, both nav badges and the sidebar included."""
+    from social.models import PostImage
+
+    make_creator(alice)
+    for i in range(12):
+        someone = UserFactory()
+        make_creator(someone)
+        graph.follow_create(alice, followee=someone)
+        original = make_post(someone, f"original {i}")
+        PostImage.objects.create(
+            post=original, position=0, file="x.png", content_type="image/png", width=1, height=1, size=1
+        )
+        make_post(someone, "quoting", quote_of=original)
+        Post.objects.create(author=someone, repost_of=original)
+        make_post(alice, f"mine {i}")
+    html_of(as_alice.get("/"))  # the session reaches the cache (when sessions are cached)
+    with django_assert_max_num_queries(10 + session_queries()):
+        html = html_of(as_alice.get("/"))
+    assert html.count('data-testid="post"') == 20 and "Creator dashboard" in html
 
 
 # ---- compose, reply, quote ---------------------------------------------------------------------

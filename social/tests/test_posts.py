@@ -423,18 +423,27 @@ def test_fan_out_is_chunked(ann, pushed, monkeypatch):
 
 
 def test_fan_out_event_reaches_the_follower_socket_group(ann, ben, django_capture_on_commit_callbacks):
-    """End to end through the (in-memory) channel layer: ben's group receives post.new."""
-    from asgiref.sync import async_to_sync
+    """End to end through the channel layer: ben's group receives post.new."""
+    from asgiref.sync import async_to_sync, sync_to_async
     from channels.layers import get_channel_layer
 
     from notifications.services import user_group_name
 
     Follow.objects.create(follower=ben, followee=ann)
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group_name(ben.pk), channel)
-    with django_capture_on_commit_callbacks(execute=True):
-        post = post_create(ann, text="live")
-    message = async_to_sync(layer.receive)(channel)
+
+    def post_and_commit():
+        with django_capture_on_commit_callbacks(execute=True):
+            return post_create(ann, text="live")
+
+    async def scenario():
+        # One event loop throughout: the pub/sub layer keeps its channels per loop.
+        channel = await layer.new_channel()
+        await layer.group_add(user_group_name(ben.pk), channel)
+        post = await sync_to_async(post_and_commit)()
+        message = await layer.receive(channel)
+        await layer.group_discard(user_group_name(ben.pk), channel)
+        return post, message
+
+    post, message = async_to_sync(scenario)()
     assert message["event"]["type"] == "post.new" and message["event"]["data"]["post_id"] == post.pk
-    async_to_sync(layer.group_discard)(user_group_name(ben.pk), channel)

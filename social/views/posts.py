@@ -25,6 +25,7 @@ from django.views.generic import RedirectView
 from accounts.selectors import is_blocked_between
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.http import safe_next
+from notifications.selectors import recent_with_live_state
 
 from .. import selectors
 from ..hooks import post_extras_attach
@@ -117,11 +118,16 @@ class Composer:
         return composer
 
 
-def composer_context(request, composer: Composer | None = None) -> dict:
-    """Context for ``social/_composer.html``: the form's state and what the viewer may choose."""
+def composer_context(request, composer: Composer | None = None, *, viewer_is_creator: bool | None = None) -> dict:
+    """Context for ``social/_composer.html``: the form's state and what the viewer may choose.
+
+    ``viewer_is_creator``: when the caller already knows it (the timeline reads it with its rows).
+    """
+    if viewer_is_creator is None:
+        viewer_is_creator = request.user.is_authenticated and selectors.creator_enabled(request.user)
     return {
         "composer": composer or Composer(),
-        "viewer_is_creator": request.user.is_authenticated and selectors.creator_enabled(request.user),
+        "viewer_is_creator": viewer_is_creator,
         "post_max_length": POST_MAX_LENGTH,
         "post_max_images": POST_MAX_IMAGES,
         "audience_choices": Audience.choices,
@@ -160,21 +166,26 @@ def timeline(request, *, composer: Composer | None = None, status: int = 200):
         "next_before": page.next_before,
         "first_page": not before,
         "top_id": posts[0].pk if posts and not before else 0,
-        **composer_context(request, composer),
+        **composer_context(request, composer, viewer_is_creator=page.viewer_is_creator),
     }
-    context.update(_sidebar(request.user))
+    context.update(_sidebar(request))
     return render(request, "social/timeline.html", context, status=status)
 
 
-def _sidebar(user) -> dict:
-    """The home page's small sidebar (wide screens): balances and the latest notifications."""
+def _sidebar(request) -> dict:
+    """The home page's small sidebar (wide screens): balances and the latest notifications.
+
+    The notifications query also carries the nav badge's counts (``request._live_state``, read
+    by ``notifications.context_processors.live``), so the page does not count them again.
+    """
     try:
         from ledger.selectors import balances_for_owner
 
-        balances = balances_for_owner(owner=user)
+        balances = balances_for_owner(owner=request.user)
     except Exception:
         balances = []
-    return {"balances": balances, "recent_notifications": list(user.notifications.order_by("-id")[:5])}
+    recent, request._live_state = recent_with_live_state(request.user, limit=5)
+    return {"balances": balances, "recent_notifications": recent}
 
 
 @require_POST
