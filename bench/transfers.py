@@ -1,6 +1,6 @@
-"""Transfers against their ceiling (issue 9, points 2, 3 and 8): prints tables, asserts nothing.
+"""Transfers against their ceiling (issue 9, points 2, 3, 4 and 8): prints tables, asserts nothing.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/everything_bench \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/everything_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/transfers.py --seconds 30
 
 - ceiling: ``pgbench`` (8 clients, prepared statements) running exactly the SQL one
@@ -12,7 +12,10 @@
   ``transfer_post`` with an idempotency key over random pairs for the same time;
 - both again with all traffic on ``--hot`` accounts (default 100) instead of ``--accounts``
   (default 10,000): throughput and deadlocks (``pg_stat_database.deadlocks`` before/after);
-- both with one client on an idle database: the latency of one transfer with nobody else.
+- http: ``POST /api/v1/payments/`` under the same traffic against uvicorn with several workers,
+  ``DEBUG=0`` (``bench/http_payments.py``, ``bench/_server.py``; needs ``REDIS_URL``; ``--no-http``
+  skips it), then ``ledger_check``;
+- all with one client on an idle database: the latency of one transfer with nobody else.
 
 Each measured run follows a warm-up of ``--warmup`` seconds. The ratios are taken within the run.
 PostgreSQL only, on a scratch database whose name contains "bench" (it is migrated and written
@@ -23,6 +26,7 @@ docs/benchmarks.md unless ``--no-docs``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import multiprocessing
@@ -45,6 +49,8 @@ import _common as common
 
 common.django_setup()  # in the main process and in every spawned worker
 
+import _server  # noqa: E402
+import http_payments  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
@@ -139,6 +145,8 @@ def capture_transfer_sql(debit: int, credit: int, key: str) -> list[str]:
     amount, ``:batch_id`` the batch the INSERT returned (``\\gset``), the idempotency key a unique
     string per transaction, timestamps ``now()``. Anything that could not be mapped fails loudly.
     """
+    # The service binds the hot statements' parameters on the server (prepared, like pgbench -M
+    # prepared); while queries are captured it binds on the client, so they come with literals.
     for attempt in range(5):  # the batch id must not look like an account id
         with CaptureQueriesContext(connection) as captured:
             transfer = services.transfer_post(
@@ -165,7 +173,7 @@ def capture_transfer_sql(debit: int, credit: int, key: str) -> list[str]:
         for value, variable in ((batch_id, ":batch_id"), (debit, ":d"), (credit, ":c"), (CAPTURE_AMOUNT, ":amt")):
             sql = _literal(value).sub(variable, sql)
         if re.search(r'INSERT INTO "ledger_batch".*RETURNING', sql):
-            if not sql.endswith('RETURNING "ledger_batch"."id"'):
+            if not re.search(r'RETURNING ("ledger_batch"\.)?"?id"?$', sql):
                 raise RuntimeError(f"unexpected batch INSERT: {sql}")
             sql += " \\gset batch_"
         else:
@@ -405,9 +413,10 @@ def main() -> None:
     parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help="then cProfile one worker")
     parser.add_argument("--show-sql", action="store_true", help="print the pgbench script")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    http_payments.add_arguments(parser)
     args = parser.parse_args()
 
-    common.require_services(postgres=True)
+    common.require_services(postgres=True, redis=args.http)
     if shutil.which("pgbench") is None:
         sys.exit("bench: pgbench is not on PATH (Debian: apt-get install postgresql-client).")
     if connection.vendor != "postgresql":
@@ -431,6 +440,12 @@ def main() -> None:
         print(script(args.accounts))
 
     runs = []  # (traffic, path, result)
+    http = (
+        http_payments.Setup(base=base, accounts=args.accounts, hot=args.hot, payers=args.http_payers)
+        if args.http
+        else None
+    )
+    server = _server.server(workers=args.http_workers, port=args.http_port) if http else contextlib.nullcontext()
 
     def measure(label: str, accounts: int, clients: int, seconds: float) -> None:
         ceiling = run_pgbench(script(accounts), clients=clients, seconds=seconds, warmup=args.warmup, tag=tag)
@@ -441,12 +456,21 @@ def main() -> None:
         )
         runs.append((label, f"service: {clients} process{'es' * (clients > 1)}", service, ceiling))
         print(f"{label}: service {service['tps']:,.0f}/s", flush=True)
+        if http:
+            result = http_payments.run_http(
+                base_url, http.traffic(accounts), clients=clients, seconds=seconds, warmup=args.warmup, seed=label
+            )
+            path = f"http: {clients} client{'s' * (clients > 1)}, uvicorn × {args.http_workers}"
+            runs.append((label, path, result, ceiling))
+            print(f"{label}: http {result['tps']:,.0f}/s", flush=True)
 
-    measure(f"uniform, {args.accounts:,} accounts", args.accounts, args.clients, args.seconds)
-    if args.hot:
-        measure(f"hot, {args.hot:,} accounts", args.hot, args.clients, args.seconds)
-    if args.idle_seconds:
-        measure(f"idle, {args.accounts:,} accounts", args.accounts, 1, args.idle_seconds)
+    with server as base_url:
+        measure(f"uniform, {args.accounts:,} accounts", args.accounts, args.clients, args.seconds)
+        if args.hot:
+            measure(f"hot, {args.hot:,} accounts", args.hot, args.clients, args.seconds)
+        if args.idle_seconds:
+            measure(f"idle, {args.accounts:,} accounts", args.accounts, 1, args.idle_seconds)
+    ledger_ok = http_payments.ledger_check() if http else None
 
     main_table = common.table(
         ["traffic", "path", "transfers/s", "p50 ms", "p99 ms", "errors", "deadlocks", "÷ ceiling"],
@@ -486,12 +510,29 @@ def main() -> None:
                     hot[path]["tps"] / uniform[path]["tps"],
                     hot[path]["deadlocks"],
                 )
-                for path in ("ceiling", "service")
+                for path in ("ceiling", "service", "http")
+                if path in uniform and path in hot
             ],
         )
         print()
         print(hot_table)
         body += ["", f"Hot accounts ({args.hot} accounts) against uniform traffic ({args.accounts:,}):", "", hot_table]
+    if http:
+        idle = {path.split(":")[0]: result for label, path, result, _ in runs if label.startswith("idle")}
+        body += [
+            "",
+            f"HTTP: `POST /api/v1/payments/` with an `Idempotency-Key`, {args.clients} concurrent asyncio + httpx "
+            f"clients (one for idle) signed in with allauth headless `X-Session-Token`, against uvicorn with "
+            f"{args.http_workers} workers and `DEBUG=0` (`bench/http_payments.py`, `bench/_server.py`); errors are "
+            "any answer but 201. "
+            + (
+                f"Idle: one payment over HTTP takes {_ms(idle['http']['p50']):.2f} ms (p50), "
+                f"{idle['http']['p50'] / idle['ceiling']['p50']:.1f} × the ceiling's single-client latency. "
+                if "http" in idle and idle["ceiling"]["p50"]
+                else ""
+            )
+            + f"`ledger_check` afterwards: {'passed' if ledger_ok else 'FAILED'}.",
+        ]
     body += [
         "",
         "The pgbench script (captured from Django on this database, literals turned into variables):",

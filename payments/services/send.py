@@ -258,6 +258,26 @@ def _balances_changed(*users) -> None:
         event_publish(user_id=user.pk, type="balance.changed", data={})
 
 
+def _wallets_of(payment: Payment) -> tuple[Account, Account]:
+    """The sender's wallet in the sent currency and the recipient's in the received one.
+
+    One query when both exist (the usual case); a missing one is opened by ``wallet_account``.
+    """
+    found = {
+        (account.owner_id, account.currency): account
+        for account in Account.objects.filter(
+            owner_id__in=[payment.sender_id, payment.recipient_id],
+            kind=AccountKind.WALLET,
+            currency__in=sorted({payment.currency, payment.received_currency}),
+        )
+    }
+    sender_wallet = found.get((payment.sender_id, payment.currency)) or wallet_account(payment.sender, payment.currency)
+    recipient_wallet = found.get((payment.recipient_id, payment.received_currency)) or wallet_account(
+        payment.recipient, payment.received_currency
+    )
+    return sender_wallet, recipient_wallet
+
+
 def _post_now(payment: Payment, *, ledger_key: str) -> None:
     """Post an instant payment's legs (one, or two through the FX pools) in one ledger batch.
 
@@ -266,8 +286,7 @@ def _post_now(payment: Payment, *, ledger_key: str) -> None:
     posted again without them (the extras are optional, the payment is not); the refused attempt
     left nothing behind, since the ledger call runs in its own savepoint.
     """
-    sender_wallet = wallet_account(payment.sender, payment.currency)
-    recipient_wallet = wallet_account(payment.recipient, payment.received_currency)
+    sender_wallet, recipient_wallet = _wallets_of(payment)
     meta = {"payment": payment.pk}
     if not payment.is_fx:
         legs = [TransferSpec(sender_wallet, recipient_wallet, payment.amount, payment.currency, payment.kind, meta)]
