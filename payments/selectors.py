@@ -328,67 +328,6 @@ def _card_matches(query: str) -> Q:
     return Q(card__brand__icontains=query) | Q(card__last4__icontains=query)
 
 
-def _topup_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
-    rows = TopUp.objects.filter(user=user).select_related("card")
-    if query:
-        rows = rows.filter(_card_matches(query))
-    rows = rows.filter(_after(cursor, "topup")).order_by("-created_at", "-id")[:limit]
-    return [
-        ActivityItem(
-            source="topup",
-            id=t.pk,
-            created_at=t.created_at,
-            kind="added",
-            kind_label="Added money",
-            direction="in",
-            counterparty=None,
-            title=f"{t.card.brand} •••• {t.card.last4}",
-            note="",
-            amount=t.amount,
-            currency=t.currency,
-            status=t.status,
-            status_label=t.get_status_display(),
-            is_void=t.status in VOID_MOVEMENT_STATUSES,
-            url="",
-        )
-        for t in rows
-    ]
-
-
-def _cashout_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
-    rows = CashOut.objects.filter(user=user).select_related("card")
-    if query:
-        rows = rows.filter(_card_matches(query))
-    rows = rows.filter(_after(cursor, "cashout")).order_by("-created_at", "-id")[:limit]
-    items = []
-    for c in rows:
-        items.append(
-            ActivityItem(
-                source="cashout",
-                id=c.pk,
-                created_at=c.created_at,
-                kind="cashout",
-                kind_label="Cash out",
-                direction="out",
-                counterparty=None,
-                title=f"{c.card.brand} •••• {c.card.last4}",
-                note="",
-                amount=-(c.amount + c.fee),  # what left the wallet: the amount plus any instant fee
-                currency=c.currency,
-                status=c.status,
-                status_label=c.get_status_display(),
-                is_void=c.status in VOID_MOVEMENT_STATUSES,
-                url="",
-                detail=(
-                    f"Instant · {format_money(c.fee, c.currency)} fee"
-                    if c.speed == CashOutSpeed.INSTANT
-                    else "Standard · 1–3 business days"
-                ),
-            )
-        )
-    return items
-
-
 _MOVEMENT_COLUMNS = (
     "m_id",
     "m_created_at",
@@ -401,9 +340,15 @@ _MOVEMENT_COLUMNS = (
     "m_last4",
     "m_source",
 )
+_MOVEMENT_STATUS_LABELS = {
+    "topup": dict(TopUp._meta.get_field("status").flatchoices),
+    "cashout": dict(CashOut._meta.get_field("status").flatchoices),
+}
 
 
 def _movement_values(model, user, *, query: str, cursor, limit: int, source: str):
+    """A page of top-ups or cash-outs as rows of ``_MOVEMENT_COLUMNS`` (the same columns for
+    both, so the two pages can be one ``UNION ALL``)."""
     rows = model.objects.filter(user=user)
     if query:
         rows = rows.filter(_card_matches(query))
@@ -427,6 +372,44 @@ def _movement_values(model, user, *, query: str, cursor, limit: int, source: str
     )
 
 
+def _movement_item(pk, created_at, amount, fee, currency, status, speed, brand, last4, source) -> ActivityItem:
+    added = source == "topup"
+    return ActivityItem(
+        source=source,
+        id=pk,
+        created_at=created_at,
+        kind="added" if added else "cashout",
+        kind_label="Added money" if added else "Cash out",
+        direction="in" if added else "out",
+        counterparty=None,
+        title=f"{brand} •••• {last4}",
+        note="",
+        amount=amount if added else -(amount + fee),  # a cash-out took its amount plus any instant fee
+        currency=currency,
+        status=status,
+        status_label=_MOVEMENT_STATUS_LABELS[source].get(status, status),
+        is_void=status in VOID_MOVEMENT_STATUSES,
+        url="",
+        detail=""
+        if added
+        else (
+            f"Instant · {format_money(fee, currency)} fee"
+            if speed == CashOutSpeed.INSTANT
+            else "Standard · 1–3 business days"
+        ),
+    )
+
+
+def _topup_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
+    rows = _movement_values(TopUp, user, query=query, cursor=cursor, limit=limit, source="topup")
+    return [_movement_item(*row) for row in rows]
+
+
+def _cashout_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
+    rows = _movement_values(CashOut, user, query=query, cursor=cursor, limit=limit, source="cashout")
+    return [_movement_item(*row) for row in rows]
+
+
 def _topup_and_cashout_rows(user, *, query: str, cursor, limit: int) -> list[ActivityItem]:
     """``_topup_rows`` + ``_cashout_rows`` in one query (``UNION ALL`` of the two pages).
 
@@ -438,57 +421,7 @@ def _topup_and_cashout_rows(user, *, query: str, cursor, limit: int) -> list[Act
         )
     topups = _movement_values(TopUp, user, query=query, cursor=cursor, limit=limit, source="topup")
     cashouts = _movement_values(CashOut, user, query=query, cursor=cursor, limit=limit, source="cashout")
-    topup_labels = dict(TopUp._meta.get_field("status").flatchoices)
-    cashout_labels = dict(CashOut._meta.get_field("status").flatchoices)
-    rows = topups.union(cashouts, all=True)
-    items = []
-    for pk, created_at, amount, fee, currency, status, speed, brand, last4, source in rows:
-        if source == "topup":
-            items.append(
-                ActivityItem(
-                    source="topup",
-                    id=pk,
-                    created_at=created_at,
-                    kind="added",
-                    kind_label="Added money",
-                    direction="in",
-                    counterparty=None,
-                    title=f"{brand} •••• {last4}",
-                    note="",
-                    amount=amount,
-                    currency=currency,
-                    status=status,
-                    status_label=topup_labels.get(status, status),
-                    is_void=status in VOID_MOVEMENT_STATUSES,
-                    url="",
-                )
-            )
-        else:
-            items.append(
-                ActivityItem(
-                    source="cashout",
-                    id=pk,
-                    created_at=created_at,
-                    kind="cashout",
-                    kind_label="Cash out",
-                    direction="out",
-                    counterparty=None,
-                    title=f"{brand} •••• {last4}",
-                    note="",
-                    amount=-(amount + fee),
-                    currency=currency,
-                    status=status,
-                    status_label=cashout_labels.get(status, status),
-                    is_void=status in VOID_MOVEMENT_STATUSES,
-                    url="",
-                    detail=(
-                        f"Instant · {format_money(fee, currency)} fee"
-                        if speed == CashOutSpeed.INSTANT
-                        else "Standard · 1–3 business days"
-                    ),
-                )
-            )
-    return items
+    return [_movement_item(*row) for row in topups.union(cashouts, all=True)]
 
 
 VOID_CHECK_STATUSES = {CheckStatus.VOIDED, CheckStatus.STALE}
