@@ -16,3 +16,8 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def clean_username(self, username: str, shallow: bool = False) -> str:
         return super().clean_username((username or "").strip().lower(), shallow=shallow)
+
+    def get_phone(self, user) -> tuple[str, bool] | None:
+        """We keep no phone numbers. (allauth's default raises, so headless's
+        ``GET /_allauth/*/v1/account/phone`` answered a 500 to every signed-in user.)"""
+        return None

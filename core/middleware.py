@@ -1,6 +1,10 @@
+import uuid
+
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+
+from .logging import request_id_is_valid, request_id_var
 
 
 class RequestSizeLimitMiddleware:
@@ -27,3 +31,29 @@ class RequestSizeLimitMiddleware:
                 )
             return render(request, "413.html", {"message": message}, status=413)
         return self.get_response(request)
+
+
+class RequestIdMiddleware:
+    """Give every request an id: the client's ``X-Request-ID`` when it is ``[A-Za-z0-9-]{1,64}``,
+    else a new UUID. It is echoed in the response's ``X-Request-ID``, kept on
+    ``request.request_id``, and put in every log record of the request (core.logging).
+    First in MIDDLEWARE so that everything after it logs with the id.
+    """
+
+    header = "X-Request-ID"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request.headers.get(self.header)
+        if not request_id_is_valid(request_id):
+            request_id = str(uuid.uuid4())
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response[self.header] = request_id
+        return response

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestIdMiddleware",  # first: every later log line carries the request id
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -188,8 +189,11 @@ if REDIS_URL:
         }
     }
     # Sessions read from the Redis cache (the database only on a miss; written through to both):
-    # a signed-in page no longer pays a django_session query.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # a signed-in page no longer pays a django_session query. Not under the tests: parallel
+    # workers share the Redis database, and a test's cache.clear() (FLUSHDB) in one worker would
+    # change another's query counts mid-test.
+    if not TESTING:
+        SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -257,6 +261,14 @@ CELERY_BEAT_SCHEDULE = {
     "core-prune-idempotency-records": {
         "task": "core.tasks.prune_idempotency_records",
         "schedule": 24 * 3600.0,
+    },
+    "core-celery-heartbeat": {  # /healthz reports its age: stale after 5 minutes
+        "task": "core.tasks.celery_heartbeat",
+        "schedule": 60.0,
+    },
+    "everything-ledger-check": {  # nightly: alerts staff if DESIGN §3's invariants fail
+        "task": "everything.tasks.ledger_check",
+        "schedule": crontab(hour=3, minute=15),
     },
 }
 
@@ -403,6 +415,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG and not TESTING:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer probes over plain HTTP
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -469,12 +482,26 @@ PAYMENTS_LICENSED_REGIONS = env_list("PAYMENTS_LICENSED_REGIONS") or [
     "US", "GB", "IE", "DE", "FR", "ES", "IT", "NL", "PT", "BE", "AT", "CA", "MX", "IN", "JP",
 ]  # fmt: skip
 
+# LOG_FORMAT: "json" (one object per line: time, level, logger, message, request_id, exc_info;
+# the default in production) or "text" (the default under DEBUG and the tests). Request bodies
+# are never logged, and Django's mail_admins handler (which mails request POST data) is off.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG or TESTING else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "core.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},  # through root; no mail_admins
         "django.db.backends": {"level": "WARNING"},
         # runserver (daphne) logs each request itself; do not print it twice through root.
         "django.channels.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

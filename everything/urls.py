@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.views import healthz
 from everything.views import home
 from payments.views.requests import tip_page
 
@@ -21,6 +22,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),  # load balancers and monitors: no auth (docs/operations.md)
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("_allauth/", include("allauth.headless.urls")),
