@@ -23,6 +23,7 @@ from ledger.models import Account, AccountKind
 from payments.models import Payment, PaymentKind, PaymentStatus
 
 from .models import CreatorProfile, PostAuthor, PostTip, TipShare
+from .selectors import creator_enabled
 from .services.posts import post_path
 from .visibility import viewer_id
 
@@ -70,7 +71,7 @@ def tip_totals_attach(posts, viewer) -> list:
     for post in targets:
         author = post.author if type(post).author.is_cached(post) else None
         if author is not None and type(author).creator.is_cached(author):
-            if creator_loaded_enabled(author):
+            if creator_enabled(author):
                 creators.add(post.author_id)
         else:
             unknown.add(post.author_id)
@@ -134,14 +135,6 @@ def _tips_and_coauthors(ids: set[int], own: set[int]) -> tuple[dict, dict]:
             values.append(value)
         coauthors[post_id].append(User.from_db(connection.alias, names, values))
     return totals, coauthors
-
-
-def creator_loaded_enabled(user) -> bool:
-    """``user.creator.is_enabled`` for a user whose ``creator`` is already loaded (None: False)."""
-    try:
-        return bool(user.creator.is_enabled)
-    except get_user_model().creator.RelatedObjectDoesNotExist:
-        return False
 
 
 # --- The dashboard --------------------------------------------------------------------------
