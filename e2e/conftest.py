@@ -43,6 +43,14 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT = 30.0
 DEFAULT_TIMEOUT_MS = 15_000
+# Every page reports Content-Security-Policy violations to the console with this prefix; any
+# violation (or Chromium's own "Refused to ..." message) fails the test (docs/operations.md).
+CSP_VIOLATION_PREFIX = "CSP violation:"
+CSP_REPORTER = (
+    "document.addEventListener('securitypolicyviolation', function (e) {"
+    f" console.error('{CSP_VIOLATION_PREFIX} ' + e.effectiveDirective + ' blocked '"
+    " + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber); });"
+)
 
 
 def _in_ci() -> bool:
@@ -154,6 +162,26 @@ def demo_site(tmp_path_factory, name: str) -> Iterator[str]:
         yield url
 
 
+def wait_for_js(page, expression: str, *, timeout: float = DEFAULT_TIMEOUT_MS) -> None:
+    """Wait until ``expression`` is truthy in the page. Playwright's ``wait_for_function`` compiles
+    its predicate with ``eval`` inside the page, which the site's Content-Security-Policy (no
+    'unsafe-eval') refuses; ``page.evaluate`` goes through the debugging protocol, which it does not."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except PlaywrightError as exc:  # the page navigated mid-evaluation: ask the next one
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeoutError(f"timed out after {timeout} ms waiting for {expression!r}")
+        page.wait_for_timeout(50)
+
+
 def log_in(page, handle: str) -> None:
     """Log ``handle`` in with the demo password through the login form."""
     page.goto("/accounts/login/")
@@ -245,6 +273,48 @@ def outbox(live_server_url: str, e2e_dir: Path) -> Outbox:
     return Outbox(e2e_dir / "mail")
 
 
+_csp_violations: list[str] = []
+
+
+def _record_csp_violation(msg) -> None:
+    text = msg.text
+    if text.startswith(CSP_VIOLATION_PREFIX) or (text.startswith("Refused to") and "Content Security Policy" in text):
+        _csp_violations.append(f"{msg.page.url if msg.page else '?'}: {text}")
+
+
+class CspWatchedBrowser:
+    """The Playwright browser, except that every context it makes reports CSP violations."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def _watch(self, context):
+        context.add_init_script(CSP_REPORTER)
+        context.on("console", _record_csp_violation)
+        return context
+
+    def new_context(self, **kwargs):
+        return self._watch(self._browser.new_context(**kwargs))
+
+    def new_page(self, **kwargs):
+        page = self._browser.new_page(**kwargs)
+        self._watch(page.context)
+        return page
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations():
+    """Fail any browser test during which a page broke the Content-Security-Policy."""
+    _csp_violations.clear()
+    yield
+    if _csp_violations:
+        found, _csp_violations[:] = list(_csp_violations), []
+        pytest.fail("Content-Security-Policy violations:\n  " + "\n  ".join(found), pytrace=False)
+
+
 # Playwright's sync API keeps an asyncio loop running in this thread while it is alive,
 # which would make Django refuse ORM calls (SynchronousOnlyOperation) in ordinary tests
 # that run later. Package scope stops it as soon as the e2e tests are done.
@@ -256,7 +326,7 @@ def browser():
     try:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            yield browser
+            yield CspWatchedBrowser(browser)
         finally:
             browser.close()
     finally:

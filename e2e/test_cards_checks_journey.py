@@ -28,7 +28,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.conftest import DEFAULT_TIMEOUT_MS, DEMO_PASSWORD, demo_site, log_in
+from e2e.conftest import DEFAULT_TIMEOUT_MS, DEMO_PASSWORD, demo_site, log_in, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +99,7 @@ def test_erin_gets_her_card_live_and_pays_at_the_demo_shop(page: Page, browser: 
         "Your card arrives when your balance reaches $100.00."
     )
     expect(erin.locator("[data-testid=card-face]")).to_have_count(0)
-    erin.wait_for_function("window.__liveConnected === true")
+    wait_for_js(erin, "window.__liveConnected === true")
     erin.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
     # --- Alice, in her own browser, sends erin $60.00: erin is now at $110.00 --------------------

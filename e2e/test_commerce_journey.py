@@ -28,7 +28,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from e2e.conftest import DEFAULT_TIMEOUT_MS, demo_site, log_in
+from e2e.conftest import DEFAULT_TIMEOUT_MS, demo_site, log_in, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,7 @@ def _available(page: Page):
 
 
 def _live(page: Page) -> None:
-    page.wait_for_function("window.__liveConnected === true")
+    wait_for_js(page, "window.__liveConnected === true")
 
 
 def _submit(page: Page, form, button: str = "button[type=submit], input[type=submit]") -> None:
@@ -86,7 +86,8 @@ def _settled_order_page(page: Page, navigate) -> None:
         navigate()
     _live(page)
     try:  # the refetch's response, complete (resource timing entries are added once loaded)
-        page.wait_for_function(
+        wait_for_js(
+            page,
             "() => performance.getEntriesByType('resource').some(e => e.name.includes('fragment=1'))",
             timeout=3_000,
         )

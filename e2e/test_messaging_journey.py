@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.conftest import DEFAULT_TIMEOUT_MS, demo_site, log_in
+from e2e.conftest import DEFAULT_TIMEOUT_MS, demo_site, log_in, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ def live_server_url(tmp_path_factory) -> Iterator[str]:
 
 def _ready(page: Page) -> None:
     """The socket is open and messaging.js has wired the conversation."""
-    page.wait_for_function("window.__liveConnected === true")
+    wait_for_js(page, "window.__liveConnected === true")
     expect(page.locator("#conversation")).to_have_attribute("data-ready", "1")
 
 
@@ -52,7 +52,7 @@ def test_alice_and_bob_chat_live_then_alice_pays_bob_in_the_thread(page: Page, b
     bob = page
     log_in(bob, "bob")
     bob.goto("/messages/")
-    bob.wait_for_function("window.__liveConnected === true")
+    wait_for_js(bob, "window.__liveConnected === true")
     expect(bob.locator("[data-testid=empty-inbox]")).to_be_visible()
 
     context = browser.new_context(base_url=live_server_url)
@@ -127,7 +127,7 @@ def test_alice_and_bob_chat_live_then_alice_pays_bob_in_the_thread(page: Page, b
         # Bob also has his wallet open in another tab.
         bob_wallet = bob.context.new_page()
         bob_wallet.goto("/wallet/")
-        bob_wallet.wait_for_function("window.__liveConnected === true")
+        wait_for_js(bob_wallet, "window.__liveConnected === true")
         expect(_available(bob_wallet)).to_have_text("$1,000.00")
 
         # Alice pays Bob $5.00 from the thread: the Pay button, the form, the confirm step.
@@ -173,7 +173,7 @@ def test_the_nav_badge_counts_unread_conversations_live(page: Page, browser: Bro
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(missing, pytrace=False)
         pytest.skip(missing)
-    bob.wait_for_function("window.__liveConnected === true")
+    wait_for_js(bob, "window.__liveConnected === true")
 
     context = browser.new_context(base_url=live_server_url)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
@@ -193,7 +193,7 @@ def test_the_nav_badge_counts_unread_conversations_live(page: Page, browser: Bro
             with bob.expect_navigation():
                 bob.locator("[data-testid=request-banner] [data-testid=accept]").click()
         bob.goto("/wallet/")
-        bob.wait_for_function("window.__liveConnected === true")
+        wait_for_js(bob, "window.__liveConnected === true")
         expect(badge).to_be_hidden()
 
         alice.locator("#composer-body").fill("Are you there?")

@@ -8,6 +8,8 @@ import secrets
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e.conftest import wait_for_js
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Correct-Horse-42-battery"
@@ -54,7 +56,7 @@ def test_signup_verify_login_logout(page: Page, outbox, live_server_url: str):
     # The home page greets the user and the websocket is live.
     page.goto("/")
     expect(page.locator("body")).to_contain_text(handle)
-    page.wait_for_function("window.__liveConnected === true")  # set by static/js/live.js on open
+    wait_for_js(page, "window.__liveConnected === true")  # set by static/js/live.js on open
 
     # Log out through allauth's logout page (a POST form).
     page.goto("/accounts/logout/")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.conftest import DEFAULT_TIMEOUT_MS, demo_site, log_in
+from e2e.conftest import DEFAULT_TIMEOUT_MS, demo_site, log_in, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def live_server_url(tmp_path_factory) -> Iterator[str]:
 
 
 def _live(page: Page) -> None:
-    page.wait_for_function("window.__liveConnected === true")
+    wait_for_js(page, "window.__liveConnected === true")
 
 
 def test_bob_follows_dave_sees_his_post_live_and_tips_him(page: Page, browser: Browser, live_server_url: str):

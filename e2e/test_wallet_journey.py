@@ -12,7 +12,7 @@ import secrets
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.conftest import DEFAULT_TIMEOUT_MS, log_in, manage
+from e2e.conftest import DEFAULT_TIMEOUT_MS, log_in, manage, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def test_alice_pays_bob_who_sees_it_live_and_returns_it(page: Page, browser: Bro
     bob = page
     log_in(bob, "bob")
     bob.goto("/wallet/")
-    bob.wait_for_function("window.__liveConnected === true")
+    wait_for_js(bob, "window.__liveConnected === true")
     expect(_available(bob)).to_have_text("$1,000.00")
 
     # Alice, in her own browser session, sends Bob 5.00 through the form and the confirm step.
@@ -83,7 +83,7 @@ def test_alice_pays_bob_who_sees_it_live_and_returns_it(page: Page, browser: Bro
 
         # Alice watches her wallet while Bob returns the payment.
         alice.goto("/wallet/")
-        alice.wait_for_function("window.__liveConnected === true")
+        wait_for_js(alice, "window.__liveConnected === true")
         expect(_available(alice)).to_have_text("$995.00")
 
         row = activity.locator("li.activity-item", has_text=note)

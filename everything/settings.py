@@ -9,10 +9,12 @@ import binascii
 import os
 import sys
 from decimal import Decimal
+from email.utils import getaddresses
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,6 +29,18 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_addresses(name: str) -> list[tuple[str, str]]:
+    """``"Ops <ops@example.com>, b@example.com"`` → ``[("Ops", "ops@…"), ("b@example.com", "b@…")]``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return []
+    addresses = getaddresses([raw])
+    for _label, address in addresses:
+        if address.count("@") != 1 or address.startswith("@") or address.endswith("@"):
+            raise ImproperlyConfigured(f"{name} must be comma-separated email addresses, got {raw!r}.")
+    return [(label or address, address) for label, address in addresses]
 
 
 # True under the test runner only (pytest is never imported by the web, worker or beat processes).
@@ -79,6 +93,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",  # first: every later log line carries the request id
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy: see "Security headers" below
     "core.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,6 +104,9 @@ MIDDLEWARE = [
     "accounts.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.ratelimit.AllauthRetryAfterMiddleware",  # allauth's 429s get Retry-After and our page
+    "core.ratelimit.RateLimitMiddleware",  # abuse limits of the HTML views (RATE_LIMITS)
+    "core.admin_mfa.AdminMFAMiddleware",  # staff pass MFA to enter /admin/ (ADMIN_REQUIRE_MFA)
 ]
 
 ROOT_URLCONF = "everything.urls"
@@ -167,7 +185,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": _CHANNEL_LAYER_BACKENDS[_CHANNEL_LAYER],
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # CHANNEL_REDIS_URLS (comma-separated) spreads the layer over several Redis
+                # servers: channels_redis shards channels and groups by a consistent hash of the
+                # name (docs/scaling.md). The cache and Celery stay on REDIS_URL.
+                "hosts": env_list("CHANNEL_REDIS_URLS") or [REDIS_URL],
                 # Parallel test workers share one Redis: each keeps its groups to itself.
                 "prefix": os.environ.get(
                     "CHANNELS_PREFIX",
@@ -198,12 +219,20 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "memory://"  # a Redis of its own
 CELERY_RESULT_BACKEND = REDIS_URL or None
 # Eager without Redis, and always under tests: the suite runs no worker, even on Redis.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL or TESTING
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker dies mid-run must run again (every task is safe to run twice:
+# core/tests/test_tasks_twice.py). A killed pool process: the message is requeued at once
+# (REJECT_ON_WORKER_LOST; acks_late alone acknowledges it). A killed (or lost) worker: Redis
+# keeps the unacknowledged message and redelivers it once the visibility timeout has passed, so
+# the timeout must exceed the longest task (the accrual of 1M accounts: ~30 s) and bounds how
+# late a lost task runs. No task uses countdown/eta (those would also be redelivered).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900"))}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "ledger-expire-holds": {
@@ -304,11 +333,39 @@ ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "login": "accounts.forms
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Everything] "
-if TESTING:
-    ACCOUNT_RATE_LIMITS = False
+# Abuse limits (core.ratelimit; docs/operations.md "Rate limits"): per user (per IP when signed
+# out) and scope, "N/period" windows (s, m, h, d; "50/30m"), all of which must allow a request.
+# RATE_LIMITS_ENABLED=0 turns them off, allauth's included (off by default under the tests).
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", not TESTING)
+RATE_LIMITS = {
+    "payments.send": "10/m,100/h,500/d",
+    "payments.request": "10/m,60/h,200/d",
+    "messaging.send": "60/m,1000/h",
+    "social.post": "10/m,50/30m,2400/d",  # X: 2,400 posts a day, counted in half-hour slots
+    "commerce.checkout": "5/m,30/h",
+}
+RATE_LIMITS_KEY_PREFIX = "rl"
+# allauth's rate limits (per IP, or per key = the e-mail or login given); tighter than its
+# defaults where a bank would be: password-reset mails and failed logins per account.
+ACCOUNT_RATE_LIMITS = (
+    {
+        "login": "30/m/ip",
+        "login_failed": "10/m/ip,5/5m/key",
+        "signup": "5/m/ip,20/h/ip",
+        "reset_password": "5/m/ip,3/h/key",
+        "reset_password_from_key": "20/m/ip",
+        "confirm_email": "1/3m/key",
+        "reauthenticate": "10/m/user",
+    }
+    if RATE_LIMITS_ENABLED
+    else False
+)
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Everything"
+# Staff enter /admin/ only after MFA in this session (core.admin_mfa; docs/operations.md
+# "Staff MFA"). Off by default under the tests, whose admin tests sign in with force_login.
+ADMIN_REQUIRE_MFA = env_bool("ADMIN_REQUIRE_MFA", not TESTING)
 
 HEADLESS_CLIENTS = ("app", "browser")
 HEADLESS_SERVE_SPECIFICATION = False
@@ -327,6 +384,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Everything <no-reply@everything.local>")
+# Alerts to operators (mail_admins, e.g. the nightly ledger_check) go to ADMINS, from SERVER_EMAIL.
+# ADMINS="Ops <ops@example.com>, b@example.com": comma-separated addresses, each optionally named.
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+ADMINS = env_addresses("ADMINS")
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -343,11 +404,13 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error answers every operation can give (core/openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        "core.ratelimit.ScopedRateThrottle",  # RATE_LIMITS: payments, requests, messages, posts, checkout
     ],
     # The suite makes many requests a minute from one "client"; production limits stay sane.
     "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min"}
@@ -367,6 +430,9 @@ SPECTACULAR_SETTINGS = {
         "CurrencyEnum": "core.money.CURRENCY_CHOICES",
         "MovementStatusEnum": ["pending", "completed", "declined", "failed"],
         "RequestStatusEnum": ["open", "paid", "declined", "cancelled", "expired"],
+        "CheckStatusEnum": ["outstanding", "deposited", "voided", "stale"],
+        "PaymentDirectionEnum": ["sent", "received"],
+        "CheckDirectionEnum": ["written", "deposited"],
     },
 }
 
@@ -422,6 +488,41 @@ if not DEBUG and not TESTING:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp), enforced everywhere; docs/operations.md "Security headers".
+# No inline script anywhere: behaviour lives in static/js (tests: core/tests/test_security_headers.py).
+# A nonce appears only on a page whose template asks for one (the API docs page, /api/docs/).
+# Styles: <style> and stylesheets only from 'self' (or a nonce); style="" attributes are allowed
+# (style-src-attr) because templates set computed widths and avatar colours: CSS in an attribute
+# cannot run script or read the page, and url() in it is still bound by img-src 'self'.
+# connect-src 'self' covers same-origin ws:/wss: in browsers that follow CSP 3 (Chromium, Firefox);
+# in production each ALLOWED_HOSTS entry is also listed as wss:// for the rest (older Safari).
+_WEBSOCKET_ORIGINS = (
+    []
+    if DEBUG or TESTING
+    else [
+        origin
+        for host in ALLOWED_HOSTS
+        if host != "*"
+        for origin in ([f"wss://{host[1:]}", f"wss://*{host}"] if host.startswith(".") else [f"wss://{host}"])
+    ]
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-elem": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF, *_WEBSOCKET_ORIGINS],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 # --- Product settings ----------------------------------------------------------------
 # Card vault (payments.vault). VAULT_KEYS: comma-separated Fernet keys (urlsafe base64 of

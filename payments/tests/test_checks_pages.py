@@ -1,6 +1,7 @@
 """Check pages: list, write (form → confirm → write), printable check and PDF, void, deposit."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,10 @@ def test_printable_check_shows_everything_and_only_to_its_writer(client, alice, 
     text = response.content.decode()
     for expected in [check.number, "Acme Plumbing", "$12.34", "Twelve and 34/100", "Garden", "Signature", code, "<svg"]:
         assert expected in text, expected
-    assert "@media print" in text
+    assert 'href="/static/css/checks.css"' in text  # it carries the print rules
+    from django.contrib.staticfiles import finders
+
+    assert "@media print" in Path(finders.find("css/checks.css")).read_text()
     assert response["Cache-Control"].startswith("no-store")
     client.force_login(bob)
     assert client.get(f"{CHECKS}{check.pk}/").status_code == 404

@@ -340,7 +340,7 @@ def test_list_page_tabs_and_empty_states(client, alice, bob):
     assert "Alice Liddell asked you for $7.25" in html and "Cinema" in html
     assert f'href="/wallet/requests/{row.pk}/pay/"' in html
     assert f'action="/wallet/requests/{row.pk}/decline/"' in html
-    assert 'window.Live.on("request.new"' in html
+    assert '<script src="/static/js/requests.js"' in html and 'id="requests-list"' in html  # live reload
     assert "1 waiting for you to pay" in html
 
     client.force_login(alice)

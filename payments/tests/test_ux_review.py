@@ -237,9 +237,10 @@ def test_not_enough_money_comes_with_a_link_to_add_money(client, alice, bob):
 
 
 def test_return_asks_once_even_with_the_site_wide_data_confirm_handler(client, alice, bob):
-    """messaging.js asks every ``form[data-confirm]`` on every page; the inline question must not ask twice."""
+    """messaging.js asks every ``form[data-confirm]`` on every page; the return form asks through site.js's
+    ``data-ask`` instead, so the question comes once."""
     payment = payment_send(alice, to=bob, amount=Money.parse("5.00", "USD"), note="")
     client.force_login(bob)
     html = client.get(f"/wallet/payments/{payment.pk}/").content.decode()
     form = re.search(r'<form[^>]*action="/wallet/payments/\d+/return/"[^>]*>', html).group(0)
-    assert "onsubmit" in form and "data-confirm" not in form
+    assert 'data-ask="Send $5.00 back to @alice?"' in form and "data-confirm" not in form

@@ -238,6 +238,18 @@ class Command(BaseCommand):
             user=admin, email="admin@example.com", defaults={"verified": True, "primary": True}
         )
         self.stdout.write(f"seed_demo: superuser 'admin' / {DEMO_PASSWORD!r} for /admin/ (development only)")
+        # Staff pass MFA to enter the admin (core.admin_mfa): the demo admin's TOTP has a published secret.
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP
+
+        from core.admin_mfa import DEMO_TOTP_SECRET
+
+        if not Authenticator.objects.filter(user=admin, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(admin, DEMO_TOTP_SECRET)
+        self.stdout.write(
+            f"seed_demo: its authenticator code: add secret {DEMO_TOTP_SECRET} to an authenticator app, or run "
+            "DEBUG=1 .venv/bin/python manage.py shell -v 0 -c 'from core.admin_mfa import demo_code; print(demo_code())'"
+        )
 
 
 def _demo_cover(title: str, colour: tuple[int, int, int]) -> SimpleUploadedFile:
