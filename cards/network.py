@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from compliance.errors import AccountFrozen
+from compliance.services.common import audit_record
 from compliance.services.limits import sending_allowed_check
 from core.db import retry_on_conflict
 from core.errors import Conflict, DomainError, IdempotencyKeyReused, NotFound, Unprocessable, ValidationFailed
@@ -673,6 +674,18 @@ def card_reverse(merchant: Merchant, *, authorization_id: int, network_transacti
             transfer=released,
             request_hash=request_hash,
             response=response,
+        )
+        audit_record(  # the merchant's say-so, so no staff actor: the trail names the merchant
+            actor=None,
+            action="card.authorization_reverse",
+            target=auth,
+            data={
+                "merchant": merchant.name,
+                "merchant_id": merchant.pk,
+                "network_transaction_id": ntid,
+                "released": held,
+                "currency": auth.currency,
+            },
         )
         _announce(auth, auth.card.user_id if auth.card else None, balance=True)
         return response

@@ -16,3 +16,12 @@ review_decided = Signal()
 # ``tier`` (the new tier). Used by ``cards`` to issue the debit card to a person who already
 # holds the threshold balance when they get verified. Receivers must not raise.
 kyc_tier_changed = Signal()
+
+
+def admin_log_entry_saved(sender, instance, created, raw=False, **kwargs):
+    """Receiver (connected in ``ComplianceConfig.ready``): mirror each new admin LogEntry into the
+    audit trail, by the rule in ``compliance.services.common``."""
+    if created and not raw:
+        from .services.common import audit_record_admin_log
+
+        audit_record_admin_log(instance)

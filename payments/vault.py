@@ -265,33 +265,122 @@ def register_vault_field(model_label: str, column: str, label: str) -> None:
         _VAULT_FIELDS.append(entry)
 
 
-def vault_rotate(*, batch_size: int = 500) -> int:
-    """Re-encrypt every stored vault token (card numbers, CVVs, check codes) with the first key of VAULT_KEYS.
+@dataclass
+class VaultFieldStatus:
+    """How many tokens of one vault field are (not yet) under the first key of VAULT_KEYS."""
 
-    Safe to run while the site is up, to interrupt and to repeat: each row is rewritten only
-    if its token did not change underneath (a conditional update), and a token already under
-    the first key is rewritten harmlessly. Returns how many tokens were rewritten. Raises
-    VaultError, naming the row, if a token opens with no key.
+    label: str
+    model_label: str
+    column: str
+    total: int = 0  # non-empty tokens seen
+    current: int = 0  # already under the first key (left alone)
+    rewritten: int = 0  # re-encrypted by this run
+    changed: int = 0  # changed underneath between read and write (left to the writer: see vault_rotate)
+    pending: int = 0  # --check: still under an older key
+
+    @property
+    def name(self) -> str:
+        return f"{self.model_label}.{self.column}"
+
+
+def _first_key_fernet() -> Fernet:
+    _fernet()  # the same "VAULT_KEYS is empty" error
+    return Fernet(settings.VAULT_KEYS[0])
+
+
+def _under(fernet: Fernet, token: str) -> bool:
+    """Whether ``token`` opens with ``fernet`` (the first key alone)."""
+    try:
+        fernet.decrypt(token.encode("ascii"))
+    except (InvalidToken, UnicodeError):
+        return False
+    return True
+
+
+def _reencrypt(fernet: MultiFernet, token: str, *, where: str) -> str:
+    """``token``'s secret encrypted again under the first key; VaultError naming ``where`` if no key opens it."""
+    try:
+        return fernet.rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError):
+        raise VaultError(f"{where}: no key in VAULT_KEYS opens it. Nothing after it was changed.") from None
+
+
+def _vault_rows(model, column: str, batch_size: int):
+    """(pk, token) of every row with a token, in primary-key order, a batch at a time (never all in memory)."""
+    last_id = None
+    while True:
+        rows = model._base_manager.exclude(**{column: ""}).exclude(**{f"{column}__isnull": True}).order_by("pk")
+        if last_id is not None:
+            rows = rows.filter(pk__gt=last_id)
+        batch = list(rows.values_list("pk", column)[:batch_size])
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1][0]
+
+
+def vault_rotate(*, batch_size: int = 500, progress=None) -> int:
+    """Re-encrypt every stored vault token (card numbers, CVVs, check codes) under the first key of VAULT_KEYS.
+
+    Guarantees — safe while the site is up, to interrupt (Ctrl-C, a crash) and to repeat:
+
+    - one row at a time, each in its own short transaction, by a conditional update
+      (``WHERE pk = … AND column = <the token read>``): a token written by the application
+      between our read and our write (always under the first key) is left as the application
+      wrote it, never clobbered with our older copy;
+    - a token already under the first key is left untouched, so a rerun after an interruption
+      skips what is done and goes on where it stopped, and a repeated run writes nothing;
+    - a token no configured key opens stops the run with VaultError naming the field and the
+      row; rows before it are fully rotated, it and the rows after it are untouched (every
+      row is always readable with the keys configured).
+
+    ``progress(status)`` is called with a ``VaultFieldStatus`` after each batch and at the end
+    of each field. Returns how many tokens were rewritten.
     """
     from django.apps import apps
 
     fernet = _fernet()
+    first = _first_key_fernet()
     rewritten = 0
     for model_label, column, label in _VAULT_FIELDS:
         model = apps.get_model(model_label)
-        last_id = 0
-        while True:
-            rows = list(model.objects.filter(pk__gt=last_id).order_by("pk").values_list("pk", column)[:batch_size])
-            if not rows:
-                break
-            for pk, token in rows:
-                if not token:
-                    continue
-                try:
-                    fresh = fernet.rotate(token.encode("ascii")).decode("ascii")
-                except (InvalidToken, UnicodeError):
-                    raise VaultError(f"{label} #{pk}: no key in VAULT_KEYS opens its {column}.") from None
+        status = VaultFieldStatus(label=label, model_label=model_label, column=column)
+        for count, (pk, token) in enumerate(_vault_rows(model, column, batch_size), start=1):
+            status.total += 1
+            if _under(first, token):
+                status.current += 1
+            else:
+                fresh = _reencrypt(fernet, token, where=f"{label} #{pk} ({model_label}.{column})")
                 with transaction.atomic():
-                    rewritten += model.objects.filter(pk=pk, **{column: token}).update(**{column: fresh})
-            last_id = rows[-1][0]
+                    done = model._base_manager.filter(pk=pk, **{column: token}).update(**{column: fresh})
+                status.rewritten += done
+                status.changed += 1 - done
+            if progress and count % batch_size == 0:
+                progress(status)
+        rewritten += status.rewritten
+        if progress:
+            progress(status)
     return rewritten
+
+
+def vault_rotation_check(*, batch_size: int = 500) -> list[VaultFieldStatus]:
+    """Per vault field, how many stored tokens are not yet under the first key of VAULT_KEYS (read-only).
+
+    When every ``pending`` is 0, the keys after the first can be dropped from VAULT_KEYS.
+    A token no configured key opens counts as pending too (it needs attention before any key goes).
+    """
+    from django.apps import apps
+
+    first = _first_key_fernet()
+    statuses = []
+    for model_label, column, label in _VAULT_FIELDS:
+        model = apps.get_model(model_label)
+        status = VaultFieldStatus(label=label, model_label=model_label, column=column)
+        for _pk, token in _vault_rows(model, column, batch_size):
+            status.total += 1
+            if _under(first, token):
+                status.current += 1
+            else:
+                status.pending += 1
+        statuses.append(status)
+    return statuses

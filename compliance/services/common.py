@@ -1,11 +1,30 @@
-"""Shared by the compliance services: thresholds, notification titles, helpers and the audit trail."""
+"""Shared by the compliance services: thresholds, notification titles, helpers and the audit trail.
+
+The audit trail (``AuditEntry``, append-only: model guards plus, on PostgreSQL, a trigger
+that rejects UPDATE and DELETE) records staff actions, card reveals, KYC decisions,
+freezes and lifts and reversals. Two sources write to it, with one rule between them:
+
+- A *named* entry (``freeze.create``, ``payment.reverse``, ``card.reveal``...) written by
+  ``audit_record`` in the service or admin code that performs the action, with its reason.
+- A *generic* entry (``admin.add`` / ``admin.change`` / ``admin.delete``) mirroring every
+  Django admin ``LogEntry`` (the stock add/change/delete pages, the user admin's password
+  page, and the bulk "Delete selected" action, see ``compliance.admin.audit``) through
+  ``audit_record_admin_log``, so a staff action nobody thought to name is still recorded.
+
+Rule against double entries: an admin ``LogEntry`` is NOT mirrored when a named entry for
+the same actor and the same target was recorded earlier in the same database transaction
+(the admin's add/change/delete pages run in one transaction, so the named entry of a
+``save_model`` that calls a service and the page's LogEntry meet there); the named entry
+is the more precise one. A change that changed nothing ("No fields changed.") is not an
+action and is not mirrored either.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import formats, timezone
 
 from core.errors import NotFound, NotPermitted, ValidationFailed
@@ -139,7 +158,7 @@ def audit_record(*, actor, action: str, target=None, reason: str = "", data: dic
         target_type, _, target_id = target_repr.partition(":")
     if data is not None and not isinstance(data, dict):
         raise ValidationFailed("Audit data must be a dict.")
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,
         target_type=target_type[:64],
@@ -148,3 +167,93 @@ def audit_record(*, actor, action: str, target=None, reason: str = "", data: dic
         reason=str(reason or "").strip(),
         data=data or {},
     )
+    if entry.actor_id and entry.target_type and entry.target_id:
+        _mark("named", entry.actor_id, entry.target_type, entry.target_id)
+    return entry
+
+
+# --- The admin's LogEntry, mirrored (see the module docstring for the rule) --------------------
+
+
+class _NamedEntries:
+    """A no-op on-commit hook that carries the (actor, target) key of an entry just recorded.
+
+    Keeping the marks in the transaction's own on-commit list scopes them to the transaction
+    exactly: Django empties the list on commit and on rollback, and a rolled-back savepoint
+    takes its marks away with the entries it rolled back.
+    """
+
+    def __init__(self, key: tuple[str, int, str, str]):
+        self.key = key
+
+    def __call__(self) -> None:
+        pass
+
+
+def _mark(kind: str, actor_id: int, target_type: str, target_id: str) -> None:
+    """Note in the current transaction that a ``kind`` ("named" or an admin action) entry was recorded."""
+    if transaction.get_connection().in_atomic_block:  # outside a transaction nothing can follow in it
+        transaction.on_commit(_NamedEntries((kind, actor_id, target_type, target_id)))
+
+
+def _marks() -> set[tuple[str, int, str, str]]:
+    """The keys marked so far in the current transaction (empty outside one)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return set()
+    return {hook.key for _, hook, _ in connection.run_on_commit if isinstance(hook, _NamedEntries)}
+
+
+ADMIN_LOG_ACTIONS = {1: "admin.add", 2: "admin.change", 3: "admin.delete"}  # LogEntry ADDITION, CHANGE, DELETION
+
+
+def audit_record_admin_log(entry) -> AuditEntry | None:
+    """Mirror one ``django.contrib.admin.models.LogEntry`` into the audit trail.
+
+    Returns the new entry, or None when the rule in the module docstring skips it (a named
+    entry for the same actor and target already in this transaction, or a change that
+    changed nothing). Runs in the caller's transaction (the admin page's).
+    """
+    action = ADMIN_LOG_ACTIONS.get(entry.action_flag)
+    if action is None:
+        return None
+    message = entry.get_change_message()
+    if entry.action_flag == 2 and entry.change_message in ("", "[]"):
+        return None  # "No fields changed."
+    content_type = entry.content_type
+    target_type = f"{content_type.app_label}.{content_type.model}" if content_type else ""
+    target_id = str(entry.object_id or "")
+    if target_type and target_id and ("named", entry.user_id, target_type, target_id) in _marks():
+        return None
+    data = {"change": message, "log_entry": entry.pk} if message else {"log_entry": entry.pk}
+    return _admin_entry(entry.user_id, action, target_type, target_id, entry.object_repr, data)
+
+
+def audit_record_admin_deletions(*, actor, model, deleted: dict) -> list[AuditEntry]:
+    """One ``admin.delete`` entry per object of ``model`` the bulk "Delete selected" action removed.
+
+    ``deleted`` maps each removed primary key (as a string) to the object's str. Django's
+    bulk LogEntry insert sends no signal, so the action itself calls this after deleting;
+    an object whose deletion was already mirrored in this transaction is skipped.
+    """
+    target_type = f"{model._meta.app_label}.{model._meta.model_name}"
+    entries = []
+    marks = _marks()  # once: a bulk delete may remove thousands of objects
+    for pk, text in deleted.items():
+        if not marks & {("named", actor.pk, target_type, pk), ("admin.delete", actor.pk, target_type, pk)}:
+            entries.append(_admin_entry(actor.pk, "admin.delete", target_type, pk, text, {"bulk": True}))
+    return entries
+
+
+def _admin_entry(actor_id, action, target_type, target_id, text, data) -> AuditEntry:
+    entry = AuditEntry.objects.create(
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type[:64],
+        target_id=target_id[:64],
+        target_repr=(text or "")[:200],
+        data=data,
+    )
+    if actor_id and target_type and target_id:
+        _mark(action, actor_id, target_type, target_id)
+    return entry

@@ -320,7 +320,7 @@ def test_key_rotation(alice):
             Fernet(old.encode()).decrypt(card.number_encrypted.encode())
         out = StringIO()
         call_command("vault_rotate", stdout=out)  # the command does the same; safe to repeat
-        assert "Re-encrypted 1 card number" in out.getvalue() and NUMBER not in out.getvalue()
+        assert "Re-encrypted 0 secret(s)" in out.getvalue() and NUMBER not in out.getvalue()  # nothing left to do
 
     with override_settings(VAULT_KEYS=[new]):  # the old key dropped: everything still works
         card.refresh_from_db()
