@@ -23,6 +23,7 @@ from .models import TIME_ZONE_CHOICES, US_STATES, MessagePolicy, User
 
 class MeSerializer(serializers.ModelSerializer):
     avatar_url = serializers.SerializerMethodField()
+    website = serializers.CharField(read_only=True, help_text="An http(s) link, or empty.")
     initials = serializers.CharField(read_only=True)
     country = serializers.SerializerMethodField()
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -20,6 +21,21 @@ from .money import to_decimal
 
 # --- OpenAPI pieces shared by the API modules --------------------------------------------------
 
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": {}},
+        ],
+        "description": "The field's messages; for a list or a nested object, the same shape again keyed by "
+        'position or by sub-field (e.g. {"0": ["This field may not be blank."]}).',
+    }
+)
+class _FieldErrors(serializers.JSONField):
+    """One entry of an error's ``fields`` (documentation only)."""
+
+
 #: The error body every endpoint may answer with (see ``exception_handler`` below).
 ERROR_RESPONSE = inline_serializer(
     name="Error",
@@ -29,7 +45,7 @@ ERROR_RESPONSE = inline_serializer(
             fields={
                 "code": serializers.CharField(),
                 "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+                "fields": serializers.DictField(child=_FieldErrors()),
             },
         )
     },
@@ -141,3 +157,11 @@ def exception_handler(exc, context):
     return error_response(
         code, _flatten(response.data.get("detail", response.data)), response.status_code, headers=headers
     )
+
+
+def handler404(request, exception):
+    """Django's 404 (a path no URL pattern matches, e.g. /api/v1/loans/abc/repay/): under /api/ the
+    API's JSON error body, elsewhere the site's page (everything/urls.py ``handler404``)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found.", "fields": {}}}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -38,13 +38,16 @@ urlpatterns = [
     path("@<str:handle>/tip", tip_page, name="tip"),
     path("", include("social.profile_urls")),  # /@handle (name "profile") with its posts
     path("", include("accounts.profile_urls")),  # the profile's follow/block buttons
-    path(
-        "", include("social.urls")
-    ),  # posts, timeline pages, creators, subscriptions  # /@handle (name "profile") and its follow/block buttons
+    path("", include("social.urls")),  # posts, timeline pages, creators, subscriptions
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Under /api/ a 404 is the API's JSON error body, like every other API error (core.api).
+handler404 = "core.api.handler404"
+# The database out of reach is 503 + Retry-After, not 500; /api/ answers JSON (core.views).
+handler500 = "core.views.server_error"
 
 if settings.DEBUG:
     from django.conf.urls.static import static

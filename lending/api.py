@@ -95,6 +95,29 @@ def _loan(loan, *, full: bool) -> dict:
 
 
 OBJ = inline_serializer(name="LoanObject", fields={"id": serializers.IntegerField()})
+LOAN_LIST = inline_serializer(
+    name="LoanList",
+    fields={
+        "results": serializers.ListField(
+            child=inline_serializer(
+                name="LoanSummary",
+                fields={
+                    "id": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "currency": serializers.CharField(),
+                    "principal": serializers.CharField(),
+                    "apr": serializers.CharField(),
+                    "term_months": serializers.IntegerField(),
+                    "monthly_payment": serializers.CharField(),
+                    "finance_charge": serializers.CharField(),
+                    "principal_outstanding": serializers.CharField(),
+                    "fees_outstanding": serializers.CharField(),
+                    "disbursed_at": serializers.DateTimeField(),
+                },
+            )
+        )
+    },
+)
 
 
 class QuoteIn(serializers.Serializer):
@@ -141,7 +164,7 @@ class QuoteView(APIView):
 
 
 class LoansView(APIView):
-    @extend_schema(tags=TAGS, operation_id="loans_list", responses={200: OBJ})
+    @extend_schema(tags=TAGS, operation_id="loans_list", responses={200: LOAN_LIST})
     def get(self, request):
         return Response({"results": [_loan(loan, full=False) for loan in loans_of(request.user)]})
 
