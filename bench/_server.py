@@ -10,8 +10,9 @@ the whole process group (SIGTERM, then SIGKILL after a grace period). Nothing el
 
 The environment is production's, with only what a benchmark on plain HTTP at 127.0.0.1 needs:
 the bench stand-ins for the secrets (``_common._BENCH_SECRETS``), ``ALLOWED_HOSTS`` for the
-loopback, and no HTTPS redirect (TLS ends at a proxy in production: clients send
-``X-Forwarded-Proto: https``, see ``FORWARDED_HTTPS``). ``env`` overrides or adds variables.
+loopback, per-user rate limits off (``RATE_LIMITS_ENABLED=0``: a benchmark's user sends far
+more than a person would), and no HTTPS redirect (TLS ends at a proxy in production: clients
+send ``X-Forwarded-Proto: https``, see ``FORWARDED_HTTPS``). ``env`` overrides or adds variables.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def server_env(env: dict | None = None) -> dict[str, str]:
     for name, value in common._BENCH_SECRETS.items():
         merged.setdefault(name, value)
     merged.setdefault("DB_POOL_MAX", "4")  # docs/operations.md: the ASGI server runs with a pool
+    merged.setdefault("RATE_LIMITS_ENABLED", "0")  # per-user abuse limits would refuse a benchmark's load
     merged.pop("PYTEST_CURRENT_TEST", None)
     merged.update({key: str(value) for key, value in (env or {}).items()})
     return merged
@@ -90,11 +92,19 @@ def _port_free(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def server(*, workers: int, port: int, env: dict | None = None, timeout: float = 60) -> Iterator[str]:
-    """Run uvicorn with ``workers`` workers on 127.0.0.1:``port``; yield its base URL; stop it."""
+def server(
+    *, workers: int, port: int, env: dict | None = None, timeout: float = 60, log_path: str | None = None
+) -> Iterator[str]:
+    """Run uvicorn with ``workers`` workers on 127.0.0.1:``port``; yield its base URL; stop it.
+
+    ``log_path``: keep the server's output in that file (by default a temporary file, deleted).
+    """
     if not _port_free(port):
         raise RuntimeError(f"bench: port {port} is already in use; pick another (--port)")
-    log = tempfile.NamedTemporaryFile(prefix=f"bench-uvicorn-{port}-", suffix=".log", delete=False)  # noqa: SIM115
+    if log_path:
+        log = open(log_path, "w+b")  # noqa: SIM115
+    else:
+        log = tempfile.NamedTemporaryFile(prefix=f"bench-uvicorn-{port}-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         command(workers=workers, port=port),
         cwd=common.ROOT,
@@ -119,8 +129,9 @@ def server(*, workers: int, port: int, env: dict | None = None, timeout: float =
         log.close()
         if process.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL, None):
             print(f"bench: uvicorn exited {process.returncode}; its output:\n{_tail(log.name)}", file=sys.stderr)
-        with contextlib.suppress(OSError):
-            os.unlink(log.name)
+        if not log_path:
+            with contextlib.suppress(OSError):
+                os.unlink(log.name)
 
 
 def _stop(process: subprocess.Popen, grace: float = 10) -> None:

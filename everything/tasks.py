@@ -9,9 +9,11 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.mail import mail_admins
+from django.utils import timezone
 
 from core.tasks import LEDGER_CHECK_KEY
 from ledger.selectors import ledger_verify
+from notifications.models import Notification
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)
@@ -25,7 +27,8 @@ def ledger_check() -> bool:
 
     On success, record the time in the cache (/healthz shows it). On failure, log an
     error naming each problem, notify every active staff user and mail ADMINS. Safe to
-    run twice: it only reads the ledger (a second failure notifies again).
+    run twice: it only reads the ledger, and alerts once per UTC day (a redelivered or repeated
+    run the same day finds the day's notification and neither notifies nor mails again).
     """
     report = ledger_verify()
     if report.ok:
@@ -40,19 +43,29 @@ def ledger_check() -> bool:
             logger.error("ledger_check: %s", problem)
         logger.error("ledger_check: FAILED, %s problem(s)", len(report.problems))
         staff = get_user_model().objects.filter(is_active=True, is_staff=True).order_by("pk")
+        # Once per UTC day: who was already told today is not told again (nor are the admins mailed).
+        midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        told = set(
+            Notification.objects.filter(kind=LEDGER_CHECK_FAILED, created_at__gte=midnight).values_list(
+                "recipient_id", flat=True
+            )
+        )
         # The title travels in the data: the web process need not import this module to show it.
         title = f"The nightly ledger check failed: {len(report.problems)} problem(s). See the logs."
         for user in staff:
+            if user.pk in told:
+                continue
             notify(
                 user,
                 kind=LEDGER_CHECK_FAILED,
                 data={"title": title, "problems": len(report.problems), "url": "/admin/"},
             )
-        mail_admins(
-            "ledger_check failed",
-            f"{len(report.problems)} problem(s):\n" + "\n".join(report.problems),
-            fail_silently=True,
-        )
+        if not told:
+            mail_admins(
+                "ledger_check failed",
+                f"{len(report.problems)} problem(s):\n" + "\n".join(report.problems),
+                fail_silently=True,
+            )
     try:
         cache.set(LEDGER_CHECK_KEY, {"ok": report.ok, "at": time.time()}, timeout=None)
     except Exception:  # the check's result is in the logs and the notifications already
