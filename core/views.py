@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -118,3 +121,30 @@ def healthz(request):
         or checks["ledger_check"]["status"] == "failed"
     )
     return JsonResponse({"status": "degraded" if degraded else "ok", "checks": checks})
+
+
+# What a client should wait before retrying when the database is briefly out of reach.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+def server_error(request):
+    """``handler500``: an unhandled exception. The database out of reach (a restart, a failover,
+    the connection pool exhausted, a lock wait past ``DB_LOCK_TIMEOUT``) is 503 with Retry-After:
+    the request changed nothing (its transaction rolled back) and a retry — with the same
+    Idempotency-Key — is the right move. Anything else is a 500. Under /api/ both answer the
+    API's JSON error body."""
+    exc = sys.exc_info()[1]
+    unavailable = isinstance(exc, OperationalError | InterfaceError)
+    api = request.path.startswith("/api/")
+    if unavailable:
+        message = "The service is briefly unavailable. Nothing was changed; please try again in a few seconds."
+        if api:
+            response = JsonResponse({"error": {"code": "unavailable", "message": message, "fields": {}}}, status=503)
+        else:
+            response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return response
+    if api:
+        message = "Something went wrong on our side. Nothing was charged twice; please try again."
+        return JsonResponse({"error": {"code": "server_error", "message": message, "fields": {}}}, status=500)
+    return defaults.server_error(request)
