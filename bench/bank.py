@@ -441,14 +441,10 @@ async def run_clients(world: World, base_url: str, *, clients: int, seconds: flo
 
 def seed_users(count: int, tag: str) -> list[User]:
     """``count`` verified, established users with START_BALANCE USD each; their sessions."""
-    from datetime import date
-
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
-    from django.utils import timezone
-    from http_payments import sessions_for
+    from http_payments import sessions_for, verify
 
-    from compliance.models import DocumentStatus, KycProfile, Tier
     from ledger import services
     from ledger.models import AccountKind
 
@@ -463,25 +459,8 @@ def seed_users(count: int, tag: str) -> list[User]:
             initiator=None, debit=funding, credit=wallet, amount=START_BALANCE, currency=CURRENCY, kind="bench_seed"
         )
         people.append((person, wallet))
-    KycProfile.objects.filter(user__in=[p for p, _ in people]).delete()
-    KycProfile.objects.bulk_create(
-        [
-            KycProfile(
-                user=person,
-                legal_name=f"Bench Person {person.pk}",
-                date_of_birth=date(1980, 1, 1),
-                address_line1="1 Bench Street",
-                city="Springfield",
-                country="US",
-                national_id_last4="1234",
-                tier=Tier.DOCUMENT,
-                document_status=DocumentStatus.APPROVED,
-                document_reviewed_at=timezone.now(),
-                weekly_limit_override=10**12,  # a business account's override: the limit never refuses
-            )
-            for person, _ in people
-        ]
-    )
+    # A business account's limit override: the weekly limit never refuses the workload.
+    verify([person.pk for person, _ in people], weekly_limit_override=10**12)
     # History: every pair paid each other 0.01 a month ago (ledger transfers and completed payments),
     # so no payment of the workload is a first one (no new-recipient review, no safety delay).
     wallets = [wallet.pk for _, wallet in people]

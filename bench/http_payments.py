@@ -115,6 +115,30 @@ def contacts_of(index: int, n: int) -> list[int]:
     return sorted({(index + k * stride) % n for k in range(1, CONTACTS + 1) if (k * stride) % n} - {index})
 
 
+def verify(user_ids: list[int], *, weekly_limit_override: int | None = None) -> None:
+    """Give each user an approved tier-2 KYC profile (document verified), replacing any they had."""
+    KycProfile.objects.filter(user_id__in=user_ids).delete()
+    KycProfile.objects.bulk_create(
+        [
+            KycProfile(
+                user_id=user_id,
+                legal_name=f"Bench Person {user_id}",
+                date_of_birth=date(1980, 1, 1),
+                address_line1="1 Bench Street",
+                city="Springfield",
+                country="US",
+                national_id_last4="1234",
+                tier=Tier.DOCUMENT,
+                document_status=DocumentStatus.APPROVED,
+                document_reviewed_at=timezone.now(),
+                weekly_limit_override=weekly_limit_override,
+            )
+            for user_id in user_ids
+        ],
+        batch_size=2000,
+    )
+
+
 def prepare(*, base: int, accounts: int, hot: int, payers: int) -> list[tuple[int, str]]:
     """Make the seeded wallets' owners verified, established senders; return (owner id, handle) by index."""
     with connection.cursor() as cursor:
@@ -126,25 +150,7 @@ def prepare(*, base: int, accounts: int, hot: int, payers: int) -> list[tuple[in
         owners = cursor.fetchall()
     ids = [owner for owner, _ in owners]
     get_user_model().objects.filter(pk__in=ids).update(country="US", home_currency="USD", is_active=True)
-    KycProfile.objects.filter(user_id__in=ids).delete()
-    KycProfile.objects.bulk_create(
-        [
-            KycProfile(
-                user_id=owner,
-                legal_name=f"Bench Person {owner}",
-                date_of_birth=date(1980, 1, 1),
-                address_line1="1 Bench Street",
-                city="Springfield",
-                country="US",
-                national_id_last4="1234",
-                tier=Tier.DOCUMENT,
-                document_status=DocumentStatus.APPROVED,
-                document_reviewed_at=timezone.now(),
-            )
-            for owner in ids
-        ],
-        batch_size=2000,
-    )
+    verify(ids)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_batch (request_hash, operation, created_at)"
