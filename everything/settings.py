@@ -202,10 +202,18 @@ if REDIS_URL:
             },
         }
     }
+    _CACHE_URL = REDIS_URL
+    if TESTING and "PYTEST_XDIST_WORKER" in os.environ:
+        # Parallel test workers share the Redis server, and a test's cache.clear() is a FLUSHDB:
+        # each worker keeps its cache in a database of its own (the next numbers after REDIS_URL's),
+        # so one worker's clear never wipes another's counters mid-test.
+        _worker = int("".join(ch for ch in os.environ["PYTEST_XDIST_WORKER"] if ch.isdigit()) or 0)
+        _base, _, _db = REDIS_URL.split("?")[0].rpartition("/")
+        _CACHE_URL = f"{_base}/{(int(_db or 0) + 1 + _worker) % 16}" if _base.count("/") == 2 else REDIS_URL
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": _CACHE_URL,
             "KEY_PREFIX": "everything",
         }
     }
