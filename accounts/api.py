@@ -26,6 +26,10 @@ class MeSerializer(serializers.ModelSerializer):
     website = serializers.CharField(read_only=True, help_text="An http(s) link, or empty.")
     initials = serializers.CharField(read_only=True)
     country = serializers.SerializerMethodField()
+    # Blank outside the US: the model's choices alone would document only the 51 codes.
+    state = serializers.ChoiceField(
+        choices=US_STATES, allow_blank=True, read_only=True, help_text="US state, or empty."
+    )
 
     class Meta:
         model = User
