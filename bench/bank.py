@@ -556,17 +556,6 @@ def _when_the_database_answers(read, connection, *, wait: float = 120):
             time.sleep(2)
 
 
-def ledger_check() -> bool:
-    from django.core.management import call_command
-
-    try:
-        call_command("ledger_check")
-    except SystemExit as exit_:
-        print(f"ledger_check FAILED (exit {exit_.code})", file=sys.stderr)
-        return False
-    return True
-
-
 # --- Report ---------------------------------------------------------------------------------------
 
 
@@ -658,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
                 port=args.port,
                 log_path=log.name,
                 # Every client may wait for a connection at once: a pool smaller than that makes the
-                # server answer 500 after psycopg_pool's 10 s timeout when the machine is slow.
+                # server answer 503 after psycopg_pool's 10 s timeout when the machine is slow.
                 env={"DB_POOL_MAX": args.db_pool or max(4, min(16, -(-args.clients // args.workers)))},
             )
         )
@@ -670,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         log.seek(0)
         server_log = [line for line in log.read().decode(errors="replace").splitlines() if "INFO" not in line]
     from django.db import connection
+    from http_payments import ledger_check
 
     after = _when_the_database_answers(lambda: snapshot(users, start), connection)
     after["ledger_ok"] = _when_the_database_answers(ledger_check, connection)

@@ -9,13 +9,8 @@ without ``REDIS_URL``; CI sets both.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,6 +18,8 @@ BENCH = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH))
 
 import bank  # noqa: E402
+
+from bench.tests.scripts import free_port, run_script, scratch_env  # noqa: E402
 
 
 def _op(kind, actor, key, *, outcome="ok", status=201, to=None, amount=None, target=None, result=None):
@@ -154,29 +151,11 @@ def test_an_indeterminate_op_is_a_failure_only_without_faults(history):
     assert "pay (key k10) answered 500" in bank.check_history(ops, snapshot, faults=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.postgres
 def test_a_small_bank_run_keeps_every_invariant():
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        pytest.skip("needs PostgreSQL (DATABASE_URL); the bank workload is PostgreSQL-only")
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs REDIS_URL")
-    parts = urlsplit(url)
-    scratch = parts._replace(path=parts.path.rstrip("/") + "_bench_bank").geturl()
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_CURRENT_TEST"}
-    env.update(DATABASE_URL=scratch, PYTHONUNBUFFERED="1")
-    command = [sys.executable, str(BENCH / "bank.py"), "--users", "12", "--clients", "6", "--seconds", "10"]
-    command += ["--seed", "ci", "--port", str(_free_port()), "--no-docs", "--json"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=BENCH.parent)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no JSON verdict (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    verdict = json.loads(lines[-1])
+    env = scratch_env("_bench_bank", "the bank workload")
+    args = ["--users", "12", "--clients", "6", "--seconds", "10", "--seed", "ci", "--port", str(free_port())]
+    done, verdict = run_script("bank.py", [*args, "--no-docs", "--json"], env, timeout=240)
     assert verdict["ok"] is True and verdict["failures"] == [], done.stderr[-3000:]
     assert done.returncode == 0
     assert verdict["ops"] > 0 and verdict["users"] == 12
